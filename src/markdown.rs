@@ -1,0 +1,1 @@
+//! Fenced code blocks of a Markdown page, with byte spans and line numbers (pulldown-cmark).

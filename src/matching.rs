@@ -1,0 +1,1 @@
+//! Expected output (with `...` and `[..]`) against what really ran, through consistent redaction.

@@ -1,0 +1,1 @@
+//! Normalization and consistent numbered placeholders for volatile values.

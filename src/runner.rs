@@ -1,0 +1,1 @@
+//! Runs pages against the engine and judges each block.

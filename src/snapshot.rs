@@ -1,0 +1,1 @@
+//! One insta-format `.snap` per runnable block.
