@@ -102,6 +102,68 @@ impl Config {
 
     /// The snapshot directory for a book at `book_root`.
     pub fn snapshot_dir(&self, book_root: &Path) -> PathBuf {
-        book_root.join(self.snapshots.as_deref().unwrap_or(Path::new("../snapshots")))
+        let joined = book_root.join(
+            self.snapshots
+                .as_deref()
+                .unwrap_or(Path::new("../snapshots")),
+        );
+        // `book/../snapshots` reads badly in reports; fold `..` lexically (no symlinks are resolved).
+        let mut out = PathBuf::new();
+        for part in joined.components() {
+            match part {
+                std::path::Component::ParentDir
+                    if matches!(
+                        out.components().next_back(),
+                        Some(std::path::Component::Normal(_))
+                    ) =>
+                {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        if out.as_os_str().is_empty() {
+            out.push(".");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The default snapshot folder sits next to the book, and reports show it without `..`.
+    #[test]
+    fn snapshot_dir_folds_parent_components() {
+        let c = Config::default();
+        assert_eq!(c.snapshot_dir(Path::new("book")), Path::new("snapshots"));
+        assert_eq!(
+            c.snapshot_dir(Path::new("/w/book")),
+            Path::new("/w/snapshots")
+        );
+        assert_eq!(c.snapshot_dir(Path::new(".")), Path::new("../snapshots"));
+    }
+
+    // A typo in an option is an error that names it, not a silent default.
+    #[test]
+    fn unknown_option_is_named() {
+        let err = Config::parse(
+            "[preprocessor.docktest]
+snapshot = \"x\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("unknown field `snapshot`"), "{err}");
+    }
+
+    // The keys mdBook reads from a preprocessor table are not docktest's typos.
+    #[test]
+    fn mdbook_keys_are_accepted() {
+        let c = Config::parse(
+            "[preprocessor.docktest]\ncommand = \"x\"\nafter = [\"links\"]\nrenderers = [\"html\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.after, ["links"]);
     }
 }

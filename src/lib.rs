@@ -12,6 +12,7 @@
 //!
 //! `engine` is the only module that talks to Docker or spawns terminals; every other stage is pure.
 
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod markdown;

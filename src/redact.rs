@@ -1,1 +1,911 @@
 //! Normalization and consistent numbered placeholders for volatile values.
+//!
+//! Two runs of the same page never print the same bytes: addresses, IDs, ports, names and clocks change,
+//! and a terminal receives escape sequences and progress bars a reader never sees as such. This module turns
+//! raw terminal bytes into what a reader would see ([`normalize`]) and finds the values that legitimately
+//! change between runs ([`volatile_spans`]). A [`Redactor`] replaces them by numbered placeholders, numbered
+//! in order of first appearance across a whole page, so that a snapshot still records which values were
+//! equal: `[IP1]` twice means "the same address twice".
+//!
+//! ```
+//! use mdbook_docktest::redact::{normalize, Redactor};
+//!
+//! let mut page = Redactor::new();
+//! let raw = "\x1b[1mweb\x1b[0m is 172.18.0.2   \r\n";
+//! assert_eq!(page.redact(&normalize(raw)), "web is [IP1]\n");
+//! // Same page, later block: the same address keeps its number, a new one gets the next.
+//! assert_eq!(page.redact("172.18.0.3 -> 172.18.0.2"), "[IP2] -> [IP1]");
+//! ```
+
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Placeholder prefix for IPv4 addresses: `[IP1]`.
+pub const IPV4_PREFIX: &str = "IP";
+/// Placeholder prefix for IPv6 addresses: `[IP6_1]` (the underscore keeps `[IP6_1]` apart from `[IP61]`).
+pub const IPV6_PREFIX: &str = "IP6_";
+/// Placeholder prefix for MAC addresses: `[MAC1]`.
+pub const MAC_PREFIX: &str = "MAC";
+/// Placeholder prefix for container, image and network IDs: `[ID1]`.
+pub const ID_PREFIX: &str = "ID";
+/// Placeholder prefix for names the engine made up (`[NAME1]` for `happy_einstein`).
+pub const NAME_PREFIX: &str = "NAME";
+/// Placeholder prefix for ephemeral ports the engine or the kernel picked: `[PORT1]`.
+pub const PORT_PREFIX: &str = "PORT";
+/// Placeholder for any duration, elapsed time or transfer rate; never numbered, equality means nothing.
+pub const TIME_PLACEHOLDER: &str = "[TIME]";
+/// Placeholder for any date or timestamp; never numbered, equality means nothing.
+pub const DATE_PLACEHOLDER: &str = "[DATE]";
+
+/// The kind of a volatile value. Values of a numbered class keep their identity across a page; the others
+/// (clocks) only keep their kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    /// `172.18.0.2`; loopback, `0.0.0.0` and `255.255.x.x` netmasks are fixed.
+    Ipv4,
+    /// `fe80::42:acff:fe12:2`; `::`, `::1` and the multicast names of /etc/hosts are fixed.
+    Ipv6,
+    /// `02:42:ac:12:00:02`; broadcast and all-zero are fixed.
+    Mac,
+    /// 12 or 64 lowercase hex digits with both letters and digits, alone or after `sha256:`.
+    Id,
+    /// `happy_einstein`: a name `docker run` made up.
+    Name,
+    /// A port of the ephemeral range (32768–60999) right after an address (`0.0.0.0:32768`, `:::32768`, `[::]:32768`).
+    Port,
+    /// `0.003s`, `time=0.061 ms`, `Up 2 seconds`, `0:00:00`, `45.2 MB/s`.
+    Time,
+    /// `2026-11-26T10:00:00Z`, `Thu Nov 26 10:00:00 UTC 2026`, HTTP and log timestamps.
+    Date,
+}
+
+/// Where a volatile value (or a placeholder an author wrote, like `[IP1]`) sits in a line, in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub range: Range<usize>,
+    pub class: Class,
+}
+
+impl Class {
+    const ALL: [Class; 8] = [
+        Class::Ipv4,
+        Class::Ipv6,
+        Class::Mac,
+        Class::Id,
+        Class::Name,
+        Class::Port,
+        Class::Time,
+        Class::Date,
+    ];
+
+    /// Whether equal values of this class must stay equal (and different ones different) across a page.
+    pub fn is_numbered(self) -> bool {
+        !matches!(self, Class::Time | Class::Date)
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Class::Ipv4 => IPV4_PREFIX,
+            Class::Ipv6 => IPV6_PREFIX,
+            Class::Mac => MAC_PREFIX,
+            Class::Id => ID_PREFIX,
+            Class::Name => NAME_PREFIX,
+            Class::Port => PORT_PREFIX,
+            Class::Time => TIME_PLACEHOLDER,
+            Class::Date => DATE_PLACEHOLDER,
+        }
+    }
+
+    fn placeholder(self, number: usize) -> String {
+        if self.is_numbered() {
+            format!("[{}{number}]", self.prefix())
+        } else {
+            self.prefix().to_owned()
+        }
+    }
+
+    /// Regex source finding values of this class in a line; `Port` needs the address before it (group 1).
+    fn source(self) -> &'static str {
+        match self {
+            Class::Ipv4 => IPV4,
+            Class::Ipv6 => IPV6,
+            Class::Mac => MAC,
+            Class::Id => ID,
+            Class::Name => &NAME_PATTERN,
+            Class::Port => PORT_IN_CONTEXT,
+            Class::Time => TIME,
+            Class::Date => &DATE_PATTERN,
+        }
+    }
+
+    /// The bare value, no context: what a capture group in the matcher may hold.
+    fn bare_source(self) -> &'static str {
+        match self {
+            Class::Port => r"\d{5}",
+            _ => self.source(),
+        }
+    }
+
+    /// Regex source matching one value of this class or one of its placeholders, without context: the
+    /// matcher puts it in a capture group where the page shows a value, then checks the capture with
+    /// [`Class::accepts`].
+    pub(crate) fn value_pattern(self) -> String {
+        let value = self.bare_source();
+        let placeholder = if self.is_numbered() {
+            format!(r"\[{}\d+\]", regex::escape(self.prefix()))
+        } else {
+            regex::escape(self.prefix())
+        };
+        format!("(?:{value}|{placeholder})")
+    }
+
+    /// Whether `text` is a volatile value of this class (its exceptions excluded) or one of its placeholders.
+    pub(crate) fn accepts(self, text: &str) -> bool {
+        if let Some(class) = placeholder_class(text) {
+            return class == self;
+        }
+        WHOLE_VALUE[&self].is_match(text) && is_volatile(self, text)
+    }
+
+    /// The identity of a value for numbering and binding: spellings of one value share a key (IPv6 forms,
+    /// MAC case, a 64-hex ID and its 12-hex short form). A placeholder is its own key.
+    pub(crate) fn key(self, text: &str) -> String {
+        if placeholder_class(text).is_some() {
+            return text.to_owned();
+        }
+        match self {
+            Class::Ipv6 => text
+                .parse::<Ipv6Addr>()
+                .map_or_else(|_| text.to_owned(), |ip| ip.to_string()),
+            Class::Mac => text.to_ascii_lowercase(),
+            Class::Id => text.chars().take(12).collect(),
+            _ => text.to_owned(),
+        }
+    }
+}
+
+/// What a reader would see on a terminal: escape sequences gone, carriage-return and backspace redraws
+/// (progress bars) reduced to their final state, trailing blanks dropped, `\n` line ends.
+///
+/// A small screen model does the work: a cursor that `\r`, backspace and the CSI cursor moves (up, down,
+/// left, right, column, erase in line) act on, as `docker pull` and busybox `wget` expect from a terminal.
+/// Lines are kept as scrollback; sequences that address the screen absolutely are ignored.
+pub fn normalize(raw: &str) -> String {
+    let mut screen = Screen::default();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => escape(&mut chars, &mut screen),
+            '\r' => screen.col = 0,
+            '\n' => screen.down(1),
+            '\x08' => screen.col = screen.col.saturating_sub(1),
+            '\t' => screen.put('\t'),
+            c if c.is_control() => {}
+            c => screen.put(c),
+        }
+    }
+    screen.finish()
+}
+
+#[derive(Default)]
+struct Screen {
+    rows: Vec<Vec<char>>,
+    row: usize,
+    col: usize,
+}
+
+impl Screen {
+    fn line(&mut self) -> &mut Vec<char> {
+        if self.rows.len() <= self.row {
+            self.rows.resize_with(self.row + 1, Vec::new);
+        }
+        &mut self.rows[self.row]
+    }
+
+    fn put(&mut self, c: char) {
+        let col = self.col;
+        let line = self.line();
+        if col < line.len() {
+            line[col] = c;
+        } else {
+            line.resize(col, ' ');
+            line.push(c);
+        }
+        self.col += 1;
+    }
+
+    fn down(&mut self, n: usize) {
+        self.row += n;
+        self.col = 0;
+        self.line();
+    }
+
+    fn csi(&mut self, params: &str, action: char) {
+        let first = params.split(';').next().unwrap_or("");
+        let n = first.parse::<usize>().ok();
+        let count = n.unwrap_or(1).max(1);
+        match action {
+            'A' => self.row = self.row.saturating_sub(count),
+            'B' => {
+                let col = self.col;
+                self.down(count);
+                self.col = col;
+            }
+            'C' => self.col += count,
+            'D' => self.col = self.col.saturating_sub(count),
+            'G' => self.col = count - 1,
+            'K' => {
+                let col = self.col;
+                let line = self.line();
+                match n.unwrap_or(0) {
+                    0 => line.truncate(col),
+                    1 => line.iter_mut().take(col + 1).for_each(|c| *c = ' '),
+                    _ => line.clear(),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> String {
+        let lines: Vec<String> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let line: String = row.iter().collect();
+                line.trim_end_matches([' ', '\t']).to_owned()
+            })
+            .collect();
+        lines.join("\n")
+    }
+}
+
+/// Consumes one escape sequence (the ESC is already read) and applies the cursor moves the screen models.
+fn escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, screen: &mut Screen) {
+    match chars.peek().copied() {
+        Some('[') => {
+            chars.next();
+            let mut params = String::new();
+            while let Some(&c) = chars.peek() {
+                match c {
+                    '\x30'..='\x3f' => params.push(c),
+                    '\x20'..='\x2f' => {}
+                    '\x40'..='\x7e' => {
+                        chars.next();
+                        screen.csi(&params, c);
+                        return;
+                    }
+                    // A broken sequence: leave the byte to the caller.
+                    _ => return,
+                }
+                chars.next();
+            }
+        }
+        // OSC (window titles, hyperlinks), DCS, SOS, PM, APC: a string up to BEL or ST.
+        Some(']' | 'P' | 'X' | '^' | '_') => {
+            chars.next();
+            while let Some(c) = chars.next() {
+                if c == '\x07' {
+                    break;
+                }
+                if c == '\x1b' {
+                    if chars.peek() == Some(&'\\') {
+                        chars.next();
+                    }
+                    break;
+                }
+            }
+        }
+        // nF sequences such as `ESC ( B`: intermediates, then one final byte.
+        Some('\x20'..='\x2f') => {
+            for c in chars.by_ref() {
+                if !('\x20'..='\x2f').contains(&c) {
+                    break;
+                }
+            }
+        }
+        // Two-byte sequences such as `ESC 7`, `ESC =`, `ESC M`.
+        Some(c) if !c.is_control() => {
+            chars.next();
+        }
+        _ => {}
+    }
+}
+
+/// Adjectives of moby's `pkg/namesgenerator` (frozen list): the left half of `docker run`'s made-up names.
+const ADJECTIVES: &[&str] = &[
+    "admiring",
+    "adoring",
+    "affectionate",
+    "agitated",
+    "amazing",
+    "angry",
+    "awesome",
+    "beautiful",
+    "blissful",
+    "bold",
+    "boring",
+    "brave",
+    "busy",
+    "charming",
+    "clever",
+    "compassionate",
+    "competent",
+    "condescending",
+    "confident",
+    "cool",
+    "cranky",
+    "crazy",
+    "dazzling",
+    "determined",
+    "distracted",
+    "dreamy",
+    "eager",
+    "ecstatic",
+    "elastic",
+    "elated",
+    "elegant",
+    "eloquent",
+    "epic",
+    "exciting",
+    "fervent",
+    "festive",
+    "flamboyant",
+    "focused",
+    "friendly",
+    "frosty",
+    "funny",
+    "gallant",
+    "gifted",
+    "goofy",
+    "gracious",
+    "great",
+    "happy",
+    "hardcore",
+    "heuristic",
+    "hopeful",
+    "hungry",
+    "infallible",
+    "inspiring",
+    "intelligent",
+    "interesting",
+    "jolly",
+    "jovial",
+    "keen",
+    "kind",
+    "laughing",
+    "loving",
+    "lucid",
+    "magical",
+    "modest",
+    "musing",
+    "mystifying",
+    "naughty",
+    "nervous",
+    "nice",
+    "nifty",
+    "nostalgic",
+    "objective",
+    "optimistic",
+    "peaceful",
+    "pedantic",
+    "pensive",
+    "practical",
+    "priceless",
+    "quirky",
+    "quizzical",
+    "recursing",
+    "relaxed",
+    "reverent",
+    "romantic",
+    "sad",
+    "serene",
+    "sharp",
+    "silly",
+    "sleepy",
+    "stoic",
+    "strange",
+    "stupefied",
+    "suspicious",
+    "sweet",
+    "tender",
+    "thirsty",
+    "trusting",
+    "unruffled",
+    "upbeat",
+    "vibrant",
+    "vigilant",
+    "vigorous",
+    "wizardly",
+    "wonderful",
+    "xenodochial",
+    "youthful",
+    "zealous",
+    "zen",
+];
+
+const IPV4: &str = r"\b(?:\d{1,3}\.){3}\d{1,3}\b";
+// Candidates only: `Ipv6Addr` parsing decides, which keeps out times (`10:00:00`) and MACs.
+// The embedded IPv4 form comes first so that `::ffff:172.18.0.2` is not cut after `172`.
+const IPV6: &str = r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})";
+const MAC: &str = r"\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b";
+const ID: &str = r"\b(?:[0-9a-f]{64}|[0-9a-f]{12})\b";
+// In context only: after an address, `]` (`[::]:`) or `:::`; the port itself is group 1.
+const PORT_IN_CONTEXT: &str = r"(?:\b(?:\d{1,3}\.){3}\d{1,3}|\]|::):(\d{5})\b";
+const TIME: &str = concat!(
+    // ping summaries: `min/avg/max = 0.061/0.075/0.089 ms`
+    r"\b\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)+ ?ms\b",
+    // `12ms`, `0.003s`, `1m30s`, `0m0.001s`
+    r"|\b(?:\d+(?:\.\d+)?(?:ms|µs|us|ns|h|m|s))+\b",
+    // `time=0.061 ms`
+    r"|\b\d+(?:\.\d+)? (?:ms|µs|us|ns)\b",
+    // busybox wget ETA and elapsed time: `0:00:00`
+    r"|\b\d{1,2}:\d{2}:\d{2}\b",
+    // docker's human durations: `3 seconds ago`, `Up About a minute`, `Less than a second`
+    r"|\b(?:Less than a second|About an? (?:minute|hour)|\d+ (?:second|minute|hour|day|week|month|year)s?)(?: ago)?\b",
+    // transfer rates are timing too: `45.2 MB/s`, `1.2M/s`
+    r"|\b\d+(?:\.\d+)? ?[kKMG]?i?B/s\b|\b\d+(?:\.\d+)?[kKMG]/s",
+);
+const MONTH: &str = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
+const WEEKDAY: &str = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
+
+static NAME_PATTERN: LazyLock<String> =
+    LazyLock::new(|| format!(r"\b(?:{})_[a-z]+[0-9]?\b", ADJECTIVES.join("|")));
+
+static DATE_PATTERN: LazyLock<String> = LazyLock::new(|| {
+    [
+        // ISO 8601 and Go's time.String(): `2026-11-26T10:00:00.123Z`, `2026-11-26 10:00:00 +0000 UTC`
+        r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2}\b)?(?: [+-]\d{4}(?: [A-Z]{2,5})?)?)?".to_owned(),
+        // nginx error log: `2026/11/26 10:00:00`
+        r"\b\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\b".to_owned(),
+        // date(1): `Thu Nov 26 10:00:00 UTC 2026`
+        format!(r"\b{WEEKDAY} {MONTH} +\d{{1,2}} \d{{2}}:\d{{2}}:\d{{2}}(?: [A-Z]{{2,5}})? \d{{4}}\b"),
+        // HTTP headers: `Thu, 26 Nov 2026 10:00:00 GMT`
+        format!(r"\b{WEEKDAY}, \d{{2}} {MONTH} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}} GMT\b"),
+        // access logs: `26/Nov/2026:10:00:00 +0000`
+        format!(r"\b\d{{2}}/{MONTH}/\d{{4}}:\d{{2}}:\d{{2}}:\d{{2}} [+-]\d{{4}}"),
+    ]
+    .join("|")
+});
+
+/// Each class's bare pattern anchored to a whole string, to check what the matcher captured.
+static WHOLE_VALUE: LazyLock<HashMap<Class, Regex>> = LazyLock::new(|| {
+    Class::ALL
+        .iter()
+        .map(|&class| {
+            let source = format!("^(?:{})$", class.bare_source());
+            (
+                class,
+                Regex::new(&source).expect("built-in redaction pattern"),
+            )
+        })
+        .collect()
+});
+
+const PLACEHOLDER: &str = r"\[(?:(IP6_|IP|MAC|ID|NAME|PORT)\d+|(TIME|DATE))\]";
+
+struct Rule {
+    class: Option<Class>,
+    regex: Regex,
+}
+
+/// Finders in priority order: a span is kept only if no earlier finder claimed any of its bytes (a date
+/// holds a time of day, `:::32768` holds something IPv6-shaped, a MAC looks like a time).
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    let rule = |class: Option<Class>, source: &str| Rule {
+        class,
+        regex: Regex::new(source).expect("built-in redaction pattern"),
+    };
+    let priority = [
+        Class::Date,
+        Class::Port,
+        Class::Mac,
+        Class::Ipv6,
+        Class::Ipv4,
+        Class::Id,
+        Class::Name,
+        Class::Time,
+    ];
+    std::iter::once(rule(None, PLACEHOLDER))
+        .chain(priority.map(|class| rule(Some(class), class.source())))
+        .collect()
+});
+
+static PLACEHOLDER_WHOLE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&format!("^{PLACEHOLDER}$")).expect("placeholder pattern"));
+
+fn placeholder_class(text: &str) -> Option<Class> {
+    let caps = PLACEHOLDER_WHOLE.captures(text)?;
+    let name = caps.get(1).or_else(|| caps.get(2))?.as_str();
+    Some(match name {
+        IPV4_PREFIX => Class::Ipv4,
+        IPV6_PREFIX => Class::Ipv6,
+        MAC_PREFIX => Class::Mac,
+        ID_PREFIX => Class::Id,
+        NAME_PREFIX => Class::Name,
+        PORT_PREFIX => Class::Port,
+        "TIME" => Class::Time,
+        _ => Class::Date,
+    })
+}
+
+fn is_ephemeral_port(port: u32) -> bool {
+    // Linux's default net.ipv4.ip_local_port_range, which Docker also uses for published ports.
+    (32768..=60999).contains(&port)
+}
+
+/// The exceptions: values that look volatile but are fixed by convention or configuration.
+fn is_volatile(class: Class, text: &str) -> bool {
+    match class {
+        Class::Ipv4 => {
+            let octets: Vec<u32> = text.split('.').filter_map(|o| o.parse().ok()).collect();
+            let [a, b, c, d] = octets[..] else {
+                return false;
+            };
+            let valid = [a, b, c, d].iter().all(|&o| o <= 255);
+            // Loopback (127.0.0.11 is Docker's embedded DNS), "any", and netmasks stay as written.
+            valid && a != 127 && (a, b, c, d) != (0, 0, 0, 0) && (a, b) != (255, 255)
+        }
+        Class::Ipv6 => match text.parse::<Ipv6Addr>() {
+            // `::`, `::1`, multicast (`ff02::1 ip6-allnodes`) and `fe00::0 ip6-localnet` of /etc/hosts.
+            Ok(ip) => {
+                !ip.is_unspecified()
+                    && !ip.is_loopback()
+                    && !ip.is_multicast()
+                    && ip != Ipv6Addr::new(0xfe00, 0, 0, 0, 0, 0, 0, 0)
+            }
+            Err(_) => false,
+        },
+        Class::Mac => {
+            let lower = text.to_ascii_lowercase();
+            lower != "ff:ff:ff:ff:ff:ff" && lower != "00:00:00:00:00:00"
+        }
+        Class::Id => {
+            text.bytes().any(|b| b.is_ascii_digit()) && text.bytes().any(|b| b.is_ascii_lowercase())
+        }
+        Class::Port => text.parse::<u32>().is_ok_and(is_ephemeral_port),
+        Class::Name | Class::Time | Class::Date => true,
+    }
+}
+
+/// Whether the bytes around a candidate make it part of something longer (a version `1.2.3.4.5`, a word).
+fn fits_context(class: Class, line: &str, range: &Range<usize>) -> bool {
+    let before = line[..range.start].chars().next_back();
+    let after = line[range.end..].chars().next();
+    match class {
+        Class::Ipv4 => {
+            let mut rest = line[range.end..].chars();
+            let dotted_on =
+                rest.next() == Some('.') && rest.next().is_some_and(|c| c.is_ascii_digit());
+            before != Some('.') && !dotted_on
+        }
+        Class::Ipv6 => {
+            let wordy = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            !wordy(before) && !wordy(after) && after != Some(':') && after != Some('.')
+        }
+        // `00:00:00` inside `00:00:00:00:00:00` is not a time.
+        Class::Time if line[range.clone()].contains(':') => {
+            before != Some(':') && after != Some(':')
+        }
+        _ => true,
+    }
+}
+
+/// The volatile values of one line, and the placeholders already in it, in order, non-overlapping.
+pub fn volatile_spans(line: &str) -> Vec<Span> {
+    let mut spans: Vec<Span> = Vec::new();
+    for rule in RULES.iter() {
+        for caps in rule.regex.captures_iter(line) {
+            let (range, class) = match rule.class {
+                None => {
+                    let whole = caps.get(0).expect("group 0");
+                    let Some(class) = placeholder_class(whole.as_str()) else {
+                        continue;
+                    };
+                    (whole.range(), class)
+                }
+                Some(class) => {
+                    let m = caps.get(1).or_else(|| caps.get(0)).expect("group 0");
+                    (m.range(), class)
+                }
+            };
+            if range.is_empty()
+                || (rule.class.is_some() && !is_volatile(class, &line[range.clone()]))
+                || !fits_context(class, line, &range)
+            {
+                continue;
+            }
+            let overlaps = spans
+                .iter()
+                .any(|s| s.range.start < range.end && range.start < s.range.end);
+            if !overlaps {
+                spans.push(Span { range, class });
+            }
+        }
+    }
+    spans.sort_by_key(|s| s.range.start);
+    spans
+}
+
+/// Replaces volatile values by placeholders numbered in order of first appearance. Keep one per page: the
+/// numbers are what lets a snapshot say "the address shown here is the one shown three blocks above".
+#[derive(Debug, Default, Clone)]
+pub struct Redactor {
+    numbers: HashMap<(Class, String), usize>,
+    counts: HashMap<Class, usize>,
+}
+
+impl Redactor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Redacts normalized text (see [`normalize`]); placeholders already present are left as they are.
+    pub fn redact(&mut self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for line in text.split_inclusive('\n') {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let mut last = 0;
+            for span in volatile_spans(body) {
+                let value = &body[span.range.clone()];
+                out.push_str(&body[last..span.range.start]);
+                if placeholder_class(value).is_some() {
+                    out.push_str(value);
+                } else {
+                    out.push_str(&self.placeholder(span.class, value));
+                }
+                last = span.range.end;
+            }
+            out.push_str(&line[last..]);
+        }
+        out
+    }
+
+    fn placeholder(&mut self, class: Class, value: &str) -> String {
+        if !class.is_numbered() {
+            return class.placeholder(0);
+        }
+        let key = (class, class.key(value));
+        let number = match self.numbers.get(&key) {
+            Some(&n) => n,
+            None => {
+                let count = self.counts.entry(class).or_default();
+                *count += 1;
+                self.numbers.insert(key, *count);
+                *count
+            }
+        };
+        class.placeholder(number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redact(text: &str) -> String {
+        Redactor::new().redact(text)
+    }
+
+    #[test]
+    fn ipv4_addresses_are_numbered() {
+        // The bread and butter of a networking guide: container addresses change with every run.
+        assert_eq!(
+            redact("inet 172.18.0.2/16 brd 172.18.255.255 scope global eth0"),
+            "inet [IP1]/16 brd [IP2] scope global eth0"
+        );
+    }
+
+    #[test]
+    fn ipv4_inside_longer_dotted_numbers_is_left_alone() {
+        // Version strings with four or more parts are not addresses.
+        assert_eq!(
+            redact("version 1.2.3.4.5 and 300.1.1.1"),
+            "version 1.2.3.4.5 and 300.1.1.1"
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_are_numbered() {
+        // Link-local and ULA addresses derive from MACs and pools that change between runs.
+        assert_eq!(
+            redact("inet6 fe80::42:acff:fe12:2/64 scope link\ninet6 fd00:dead:beef::2/64"),
+            "inet6 [IP6_1]/64 scope link\ninet6 [IP6_2]/64"
+        );
+        assert_eq!(redact("::ffff:172.18.0.2"), "[IP6_1]");
+    }
+
+    #[test]
+    fn times_and_macs_are_not_ipv6() {
+        // Colon-separated numbers are everywhere; only what parses as an address is one.
+        assert_eq!(redact("at 10:00:00"), "at [TIME]");
+        assert_eq!(redact("link/ether 02:42:ac:12:00:02"), "link/ether [MAC1]");
+    }
+
+    #[test]
+    fn mac_addresses_are_numbered() {
+        // Docker derives MACs from addresses, or randomizes them on newer engines.
+        assert_eq!(
+            redact("02:42:AC:12:00:02 02:42:ac:12:00:02 02:42:ac:12:00:03"),
+            "[MAC1] [MAC1] [MAC2]"
+        );
+    }
+
+    #[test]
+    fn ids_are_numbered_and_short_ids_share_the_long_ones_number() {
+        // `docker run -d` prints the full ID, `docker ps` the 12-hex prefix of the same container.
+        let long = "3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f";
+        let text = format!("{long}\n3f4e5a6b7c8d   nginx\nsha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+        assert_eq!(redact(&text), "[ID1]\n[ID1]   nginx\nsha256:[ID2]\n");
+    }
+
+    #[test]
+    fn hex_without_both_letters_and_digits_is_not_an_id() {
+        // Twelve digits are a number; twelve letters are a word.
+        assert_eq!(
+            redact("123456789012 deadbeefcafe"),
+            "123456789012 deadbeefcafe"
+        );
+    }
+
+    #[test]
+    fn generated_names_are_numbered() {
+        // Containers started without --name get a random adjective_surname.
+        assert_eq!(
+            redact("happy_einstein, zen_lovelace3, happy_einstein, my_web"),
+            "[NAME1], [NAME2], [NAME1], my_web"
+        );
+    }
+
+    #[test]
+    fn durations_become_time() {
+        // Clocks never repeat; their value carries no equality worth checking.
+        let lines = [
+            ("real\t0m0.001s", "real\t[TIME]"),
+            (
+                "took 0.003s, then 12ms, then 1m30s",
+                "took [TIME], then [TIME], then [TIME]",
+            ),
+            (
+                "64 bytes from 172.18.0.2: seq=0 ttl=64 time=0.061 ms",
+                "64 bytes from [IP1]: seq=0 ttl=64 time=[TIME]",
+            ),
+            (
+                "round-trip min/avg/max = 0.061/0.075/0.089 ms",
+                "round-trip min/avg/max = [TIME]",
+            ),
+            ("Up 2 seconds", "Up [TIME]"),
+            ("Up About a minute", "Up [TIME]"),
+            ("Exited (0) 3 seconds ago", "Exited (0) [TIME]"),
+            ("Less than a second ago", "[TIME]"),
+            (
+                "index.html 100% |****| 615  0:00:00 ETA",
+                "index.html 100% |****| 615  [TIME] ETA",
+            ),
+            ("saved (45.2 MB/s)", "saved ([TIME])"),
+        ];
+        for (line, want) in lines {
+            assert_eq!(redact(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn dates_become_date() {
+        // Timestamps from inspect, date(1), HTTP headers and nginx logs.
+        let lines = [
+            (
+                "\"Created\": \"2026-11-26T10:00:00.123456789Z\",",
+                "\"Created\": \"[DATE]\",",
+            ),
+            ("2026-11-26 10:00:00 +0000 UTC", "[DATE]"),
+            ("Thu Nov 26 10:00:00 UTC 2026", "[DATE]"),
+            ("Date: Thu, 26 Nov 2026 10:00:00 GMT", "Date: [DATE]"),
+            (
+                "[26/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\"",
+                "[[DATE]] \"GET / HTTP/1.1\"",
+            ),
+            (
+                "2026/11/26 10:00:00 [notice] 1#1: start",
+                "[DATE] [notice] 1#1: start",
+            ),
+        ];
+        for (line, want) in lines {
+            assert_eq!(redact(line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn ephemeral_ports_after_an_address_are_numbered() {
+        // Published ports without a host port, and client source ports, are picked at random.
+        assert_eq!(
+            redact("0.0.0.0:32768->80/tcp, :::32768->80/tcp, [::]:32769, 172.18.0.3:45678"),
+            "0.0.0.0:[PORT1]->80/tcp, :::[PORT1]->80/tcp, [::]:[PORT2], [IP1]:[PORT3]"
+        );
+        assert_eq!(
+            redact("0.0.0.0:8080->80/tcp 0.0.0.0:61000"),
+            "0.0.0.0:8080->80/tcp 0.0.0.0:61000"
+        );
+        assert_eq!(redact("listening on 40000"), "listening on 40000");
+    }
+
+    #[test]
+    fn fixed_values_are_not_redacted() {
+        // Loopback, Docker's embedded DNS, wildcards, netmasks and broadcast MACs are the same on every run.
+        let fixed = "127.0.0.1 0.0.0.0 127.0.0.11 255.255.0.0 255.255.255.255 :: ::1 [::] \
+                     ff:ff:ff:ff:ff:ff 00:00:00:00:00:00 ff02::1 fe00::0";
+        assert_eq!(redact(fixed), fixed);
+    }
+
+    #[test]
+    fn written_placeholders_are_kept_and_reported() {
+        // Authors may write `[IP1]` themselves; the matcher binds it like a value.
+        assert_eq!(
+            redact("[IP1] [IP6_2] [TIME] [..]"),
+            "[IP1] [IP6_2] [TIME] [..]"
+        );
+        let classes: Vec<Class> = volatile_spans("[IP1] [IP6_2] [TIME] [PORT3]")
+            .into_iter()
+            .map(|s| s.class)
+            .collect();
+        assert_eq!(
+            classes,
+            [Class::Ipv4, Class::Ipv6, Class::Time, Class::Port]
+        );
+    }
+
+    #[test]
+    fn numbers_follow_first_appearance_across_calls() {
+        // One Redactor per page: a value keeps its number from block to block.
+        let mut page = Redactor::new();
+        assert_eq!(page.redact("172.18.0.3 172.18.0.2"), "[IP1] [IP2]");
+        assert_eq!(
+            page.redact("172.18.0.2 172.18.0.4 02:42:ac:12:00:02"),
+            "[IP2] [IP3] [MAC1]"
+        );
+        assert_eq!(page.redact("172.18.0.3"), "[IP1]");
+    }
+
+    #[test]
+    fn normalize_strips_escapes_and_crlf() {
+        // Colors, window titles and busybox's cursor query are terminal chatter, not output.
+        let raw = "\x1b]0;root@3f4e5a6b7c8d: /\x07\x1b[1;32mok\x1b[0m\r\n\x1b[6nplain\x1b(B  \r\n";
+        assert_eq!(normalize(raw), "ok\nplain\n");
+    }
+
+    #[test]
+    fn normalize_keeps_the_final_state_of_a_progress_bar() {
+        // busybox wget redraws its progress line with carriage returns.
+        let raw = "Connecting to web (172.18.0.2:80)\r\n\
+                   \rindex.html            0% |                | 0  --:--:-- ETA\
+                   \rindex.html          100% |****************|   615  0:00:00 ETA\n";
+        assert_eq!(
+            normalize(raw),
+            "Connecting to web (172.18.0.2:80)\nindex.html          100% |****************|   615  0:00:00 ETA\n"
+        );
+    }
+
+    #[test]
+    fn normalize_overwrites_only_what_is_redrawn() {
+        // A shorter redraw leaves the tail of the longer line, as on a real terminal, unless erased.
+        assert_eq!(normalize("abcdef\rXY"), "XYcdef");
+        assert_eq!(normalize("abcdef\rXY\x1b[K"), "XY");
+        assert_eq!(normalize("abc\x08\x08Z"), "aZc");
+    }
+
+    #[test]
+    fn normalize_follows_cursor_up_redraws() {
+        // `docker pull` on a terminal moves up to update each layer's line in place.
+        let raw = "a: Waiting\r\nb: Waiting\r\n\x1b[2A\r\x1b[2Ka: Pull complete\r\x1b[2B\x1b[1A\r\x1b[2Kb: Pull complete\r\x1b[1BDone\r\n";
+        assert_eq!(normalize(raw), "a: Pull complete\nb: Pull complete\nDone\n");
+    }
+
+    #[test]
+    fn normalize_drops_control_chars_but_tabs() {
+        // Bells and NULs are invisible; tabs are layout.
+        assert_eq!(normalize("a\x07\tb\x00 \t\n"), "a\tb\n");
+    }
+}

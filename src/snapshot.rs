@@ -1,1 +1,437 @@
 //! One insta-format `.snap` per runnable block.
+//!
+//! The body is the block's redacted transcript, written in the page's own grammar (prompt, command,
+//! output, `? N`), so a snapshot reads like the block it checks. The header's `info` carries what the
+//! preprocessor needs to replay the block without an engine: the engine version, a hash of the block's
+//! commands and the date of the run. insta compares bodies only, so a new engine version or date alone never
+//! makes a snapshot pending.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::snippet::{Block, Page, Prompt, Step};
+
+/// The `source` insta records for snapshots asserted by the book test.
+pub const SOURCE: &str = "tests/book.rs";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read snapshot {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write snapshot {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not an insta snapshot: {what}")]
+    Malformed { path: PathBuf, what: String },
+}
+
+/// What a snapshot says about the run it recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Meta {
+    /// The block, as `src/page.md:LINE`.
+    pub block: String,
+    /// `Docker 20.10.24+dfsg1 (API 1.41)`
+    pub engine: String,
+    /// See [`command_hash`].
+    pub commands: String,
+    /// `YYYY-MM-DD` of the run.
+    pub date: String,
+}
+
+/// A stored snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub meta: Meta,
+    pub body: String,
+}
+
+/// How a run's transcript compares with the stored snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    Matches,
+    /// No snapshot yet.
+    New,
+    /// The stored body differs.
+    Changed {
+        stored: String,
+    },
+}
+
+/// Stable snapshot names: `page__id` with `id=`, else `page__heading-N`, N counting the page's blocks under
+/// that heading. Adding a block under another heading renames nothing.
+pub fn names(page: &Page) -> Vec<String> {
+    let page_slug = slug(&page.path.with_extension("").to_string_lossy());
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    page.blocks
+        .iter()
+        .map(|block| {
+            if let Some(id) = &block.attrs.id {
+                return format!("{page_slug}__{}", slug(id));
+            }
+            let heading = slug(block.heading.as_deref().unwrap_or("top"));
+            let n = match seen.iter_mut().find(|(h, _)| *h == heading) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    seen.push((heading.clone(), 1));
+                    1
+                }
+            };
+            format!("{page_slug}__{heading}-{n}")
+        })
+        .collect()
+}
+
+/// Lowercase ASCII letters and digits, everything else collapsed into single `-`.
+fn slug(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "block".to_string()
+    } else {
+        out
+    }
+}
+
+/// A short hash of what the block types: its prompts and command lines, in order. A changed command makes
+/// the snapshot stale; a changed expected output does not.
+pub fn command_hash(block: &Block) -> String {
+    let mut h = Sha256::new();
+    h.update(block.lang.as_bytes());
+    h.update(block.attrs.term.as_bytes());
+    for step in &block.steps {
+        h.update([0]);
+        h.update(prompt_text(step).as_bytes());
+        for line in &step.input {
+            h.update([1]);
+            h.update(line.as_bytes());
+        }
+    }
+    let digest = h.finalize();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The prompt a step shows in transcripts: the page's own text.
+pub fn prompt_text(step: &Step) -> &str {
+    match &step.prompt {
+        Prompt::Host => "$ ",
+        Prompt::Container(p) => p,
+    }
+}
+
+/// The typed lines of a step with their prompt, continuation lines marked `> ` as bash shows them.
+pub fn command_lines(step: &Step) -> String {
+    let mut out = String::new();
+    for (i, line) in step.input.iter().enumerate() {
+        if i == 0 {
+            out.push_str(prompt_text(step));
+        } else {
+            out.push_str("> ");
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// The snapshot file of `name` in `dir`.
+pub fn path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.snap"))
+}
+
+/// The pending file insta's review looks for.
+pub fn pending_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.snap.new"))
+}
+
+/// Reads a stored snapshot; `Ok(None)` when there is none.
+pub fn read(path: &Path) -> Result<Option<Stored>, SnapshotError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(SnapshotError::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    parse(&text)
+        .map(Some)
+        .map_err(|what| SnapshotError::Malformed {
+            path: path.to_path_buf(),
+            what,
+        })
+}
+
+/// Compares a transcript with the stored snapshot the way insta does (trailing whitespace of the whole
+/// body ignored, CRLF as LF).
+pub fn check(stored: Option<&Stored>, body: &str) -> Check {
+    match stored {
+        None => Check::New,
+        Some(s) if normalize(&s.body) == normalize(body) => Check::Matches,
+        Some(s) => Check::Changed {
+            stored: s.body.clone(),
+        },
+    }
+}
+
+/// Writes `body` as a pending `.snap.new` for `cargo insta review`.
+pub fn write_pending(
+    dir: &Path,
+    name: &str,
+    meta: &Meta,
+    body: &str,
+) -> Result<PathBuf, SnapshotError> {
+    let path = pending_path(dir, name);
+    let write_err = |source| SnapshotError::Write {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write_err)?;
+    std::fs::write(&path, render(meta, body)).map_err(write_err)?;
+    Ok(path)
+}
+
+/// The file insta would write for this snapshot.
+pub fn render(meta: &Meta, body: &str) -> String {
+    format!(
+        "---\nsource: {SOURCE}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n---\n{}\n",
+        yaml_str(&meta.block),
+        yaml_str(&meta.engine),
+        yaml_str(&meta.commands),
+        yaml_str(&meta.date),
+        normalize(body)
+    )
+}
+
+fn normalize(body: &str) -> String {
+    body.replace("\r\n", "\n").trim_end().to_string()
+}
+
+/// A YAML double-quoted scalar (always valid, whatever the text holds).
+fn yaml_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Undoes insta's YAML scalar styles for the flat strings docktest stores (plain, single or double quoted).
+fn yaml_unquote(v: &str) -> String {
+    let v = v.trim();
+    if let Some(inner) = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        let mut out = String::new();
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('u') => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    if let Some(c) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                        out.push(c);
+                    }
+                }
+                Some(c) => out.push(c),
+                None => {}
+            }
+        }
+        out
+    } else if let Some(inner) = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        inner.replace("''", "'")
+    } else {
+        v.to_string()
+    }
+}
+
+/// Parses the header keys docktest writes and the body after the second `---`.
+fn parse(text: &str) -> Result<Stored, String> {
+    let text = text.replace("\r\n", "\n");
+    let rest = text
+        .strip_prefix("---\n")
+        .ok_or("missing the opening `---`")?;
+    let end = rest.find("\n---\n").ok_or("missing the closing `---`")?;
+    let (header, body) = (&rest[..end], &rest[end + 5..]);
+    let mut meta = Meta {
+        block: String::new(),
+        engine: String::new(),
+        commands: String::new(),
+        date: String::new(),
+    };
+    let mut in_info = false;
+    for line in header.lines() {
+        if line == "info:" {
+            in_info = true;
+            continue;
+        }
+        if !line.starts_with(' ') {
+            in_info = false;
+            continue;
+        }
+        if !in_info {
+            continue;
+        }
+        let Some((key, value)) = line.trim_start().split_once(':') else {
+            continue;
+        };
+        let value = yaml_unquote(value);
+        match key {
+            "block" => meta.block = value,
+            "engine" => meta.engine = value,
+            "commands" => meta.commands = value,
+            "date" => meta.date = value,
+            _ => {}
+        }
+    }
+    Ok(Stored {
+        meta,
+        body: normalize(body),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snippet::{Attrs, SessionChange, Status};
+
+    fn step(input: &[&str]) -> Step {
+        Step {
+            line: 1,
+            prompt: Prompt::Host,
+            input: input.iter().map(|s| s.to_string()).collect(),
+            expected: vec![],
+            expected_lines: vec![],
+            status: Status::Success,
+            interrupt_after: None,
+            session: SessionChange::None,
+        }
+    }
+
+    fn block(heading: Option<&str>, id: Option<&str>, cmds: &[&str]) -> Block {
+        Block {
+            line: 1,
+            span: 0..0,
+            lang: "console".into(),
+            attrs: Attrs {
+                id: id.map(String::from),
+                ..Attrs::default()
+            },
+            heading: heading.map(String::from),
+            steps: cmds.iter().map(|c| step(&[c])).collect(),
+        }
+    }
+
+    // Names must not shift when a block is added under another heading.
+    #[test]
+    fn names_are_stable_per_heading() {
+        let mut page = Page {
+            path: "net/User Networks.md".into(),
+            blocks: vec![
+                block(Some("Create a network"), None, &["a"]),
+                block(Some("Create a network"), None, &["b"]),
+                block(Some("Talk by name!"), None, &["c"]),
+                block(None, Some("The Id"), &["d"]),
+            ],
+        };
+        let before = names(&page);
+        assert_eq!(
+            before,
+            [
+                "net-user-networks__create-a-network-1",
+                "net-user-networks__create-a-network-2",
+                "net-user-networks__talk-by-name-1",
+                "net-user-networks__the-id",
+            ]
+        );
+        page.blocks.insert(2, block(Some("Another"), None, &["x"]));
+        let after = names(&page);
+        assert_eq!(after[3], before[2]);
+    }
+
+    // The hash follows commands, not expected output.
+    #[test]
+    fn command_hash_follows_commands_only() {
+        let a = block(None, None, &["docker ps"]);
+        let mut b = a.clone();
+        b.steps[0].expected = vec!["anything".into()];
+        assert_eq!(command_hash(&a), command_hash(&b));
+        let c = block(None, None, &["docker ps -a"]);
+        assert_ne!(command_hash(&a), command_hash(&c));
+    }
+
+    // What docktest writes, it must read back, whatever the strings hold.
+    #[test]
+    fn render_then_parse_round_trips() {
+        let meta = Meta {
+            block: "src/a.md:3".into(),
+            engine: "Docker 20.10.24+dfsg1 (API 1.41): \"q\" \\".into(),
+            commands: "0123abcd".into(),
+            date: "2026-11-26".into(),
+        };
+        let body = "$ echo hi\nhi\n? 1";
+        let text = render(&meta, body);
+        assert_eq!(
+            parse(&text).unwrap(),
+            Stored {
+                meta,
+                body: body.into()
+            }
+        );
+    }
+
+    // insta writes plain and quoted scalars; both must parse.
+    #[test]
+    fn parses_insta_written_header() {
+        let text = "---\nsource: tests/book.rs\nexpression: transcript\ninfo:\n  block: src/a.md:3\n  engine: Docker 20.10.24+dfsg1 (API 1.41)\n  commands: '00ff'\n  date: \"2026-11-26\"\n---\n$ true\n";
+        let s = parse(text).unwrap();
+        assert_eq!(s.meta.engine, "Docker 20.10.24+dfsg1 (API 1.41)");
+        assert_eq!(s.meta.commands, "00ff");
+        assert_eq!(s.meta.date, "2026-11-26");
+        assert_eq!(s.body, "$ true");
+    }
+
+    // Trailing whitespace of the body is not a change, as in insta.
+    #[test]
+    fn check_ignores_trailing_whitespace() {
+        let stored = Stored {
+            meta: parse("---\ninfo:\n  block: x\n---\nA\n").unwrap().meta,
+            body: "A".into(),
+        };
+        assert_eq!(check(Some(&stored), "A\n\n"), Check::Matches);
+        assert_eq!(
+            check(Some(&stored), "B"),
+            Check::Changed { stored: "A".into() }
+        );
+        assert_eq!(check(None, "A"), Check::New);
+    }
+}

@@ -1,3 +1,399 @@
 //! The only module that talks to Docker (bollard) or spawns terminals.
+//!
+//! bollard is async and everything around it is not: [`Engine`] owns one tokio runtime and blocks on it at
+//! this edge.
 
 mod images;
+mod terminal;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptions, ListVolumesOptions,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use bollard::Docker;
+
+use crate::config::ImageRecipe;
+
+pub use images::{ImageError, ImageOrigin, ImageStatus};
+pub use terminal::{CommandResult, Terminal, TerminalError, TerminalSetup};
+
+/// The socket `scripts/engine-start` gives docktest's sealed engine.
+pub const SEALED_SOCKET: &str = "/run/docktest/docker.sock";
+/// The network namespace `scripts/engine-start` runs it in.
+pub const SEALED_NETNS: &str = "/var/run/netns/docktest";
+const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// The oldest engine API docktest works with (Docker 20.10, what Debian 12's `docker.io` gives).
+const MIN_API: (u32, u32) = (1, 41);
+/// How long one Docker API call may take before docktest gives up on the engine.
+const API_TIMEOUT_SECS: u64 = 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot reach the Docker engine at {endpoint}")]
+    Connect {
+        endpoint: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error(
+        "the Docker engine at {endpoint} speaks API {found}; docktest needs {}.{} (Docker 20.10) or newer",
+        MIN_API.0, MIN_API.1
+    )]
+    TooOld { endpoint: String, found: String },
+    #[error("docker {operation} failed")]
+    Docker {
+        operation: &'static str,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("cannot remove {kind} {name}")]
+    Remove {
+        kind: &'static str,
+        name: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+impl EngineError {
+    /// What the user can do about it, when there is something.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            EngineError::Connect { .. } => Some(
+                "start docktest's sealed engine with `sudo scripts/engine-start`, \
+                 or point DOCKER_HOST at a running engine",
+            ),
+            EngineError::TooOld { .. } => Some("upgrade the engine to Docker 20.10 or newer"),
+            _ => None,
+        }
+    }
+}
+
+/// Where the engine is and how terminals reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `unix:///run/docktest/docker.sock`, `tcp://…`.
+    pub host: String,
+    /// The network namespace the engine lives in, which the page's terminals join.
+    pub netns: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// `DOCKER_HOST` when set (with `DOCKTEST_NETNS`); else docktest's sealed engine when its socket exists;
+    /// else the default socket.
+    pub fn from_env() -> Endpoint {
+        let netns = std::env::var_os("DOCKTEST_NETNS")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+            return Endpoint { host, netns };
+        }
+        if Path::new(SEALED_SOCKET).exists() {
+            return Endpoint {
+                host: format!("unix://{SEALED_SOCKET}"),
+                netns: netns.or_else(|| {
+                    Path::new(SEALED_NETNS)
+                        .exists()
+                        .then(|| PathBuf::from(SEALED_NETNS))
+                }),
+            };
+        }
+        Endpoint {
+            host: format!("unix://{DEFAULT_SOCKET}"),
+            netns,
+        }
+    }
+}
+
+/// The engine's identity, for report headers and snapshots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    /// `20.10.24+dfsg1`
+    pub version: String,
+    /// `1.41`
+    pub api_version: String,
+}
+
+impl std::fmt::Display for EngineInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Docker {} (API {})", self.version, self.api_version)
+    }
+}
+
+/// The engine objects that exist at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inventory {
+    pub containers: BTreeSet<String>,
+    pub networks: BTreeSet<String>,
+    pub volumes: BTreeSet<String>,
+}
+
+/// What a cleanup removed, by kind, as names for the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Removed {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+pub struct Engine {
+    docker: Docker,
+    rt: tokio::runtime::Runtime,
+    endpoint: Endpoint,
+    info: EngineInfo,
+}
+
+impl Engine {
+    /// Connects, negotiates the API version and checks the engine is recent enough.
+    pub fn connect(endpoint: Endpoint) -> Result<Engine, EngineError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(EngineError::Runtime)?;
+        let connect_err = |source| EngineError::Connect {
+            endpoint: endpoint.host.clone(),
+            source,
+        };
+        let docker = connect(&endpoint.host).map_err(connect_err)?;
+        let docker = rt
+            .block_on(docker.negotiate_version())
+            .map_err(connect_err)?;
+        let version = rt.block_on(docker.version()).map_err(connect_err)?;
+        let api_version = version.api_version.unwrap_or_default();
+        if parse_api(&api_version).is_none_or(|v| v < MIN_API) {
+            return Err(EngineError::TooOld {
+                endpoint: endpoint.host.clone(),
+                found: api_version,
+            });
+        }
+        let info = EngineInfo {
+            version: version.version.unwrap_or_else(|| "unknown".to_string()),
+            api_version,
+        };
+        Ok(Engine {
+            docker,
+            rt,
+            endpoint,
+            info,
+        })
+    }
+
+    pub fn info(&self) -> &EngineInfo {
+        &self.info
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// How a page's terminals start: in the engine's namespace, pointed at it.
+    pub fn terminal_setup(&self, cwd: &Path) -> TerminalSetup {
+        TerminalSetup {
+            cwd: cwd.to_path_buf(),
+            netns: self.endpoint.netns.clone(),
+            env: vec![("DOCKER_HOST".to_string(), self.endpoint.host.clone())],
+        }
+    }
+
+    /// Makes every image of the recipes available: present, pulled, or built offline.
+    pub fn ensure_images(
+        &self,
+        book_root: &Path,
+        recipes: &BTreeMap<String, ImageRecipe>,
+    ) -> Result<Vec<ImageStatus>, ImageError> {
+        self.rt
+            .block_on(images::ensure_images(&self.docker, book_root, recipes))
+    }
+
+    pub fn inventory(&self) -> Result<Inventory, EngineError> {
+        self.block(async {
+            let containers = self
+                .docker
+                .list_containers(Some(ListContainersOptionsBuilder::new().all(true).build()))
+                .await
+                .map_err(|source| EngineError::Docker {
+                    operation: "container list",
+                    source,
+                })?
+                .into_iter()
+                .filter_map(|c| c.id)
+                .collect();
+            let networks = self
+                .docker
+                .list_networks(None::<ListNetworksOptions>)
+                .await
+                .map_err(|source| EngineError::Docker {
+                    operation: "network list",
+                    source,
+                })?
+                .into_iter()
+                .filter_map(|n| n.id)
+                .collect();
+            let volumes = self
+                .docker
+                .list_volumes(None::<ListVolumesOptions>)
+                .await
+                .map_err(|source| EngineError::Docker {
+                    operation: "volume list",
+                    source,
+                })?
+                .volumes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            Ok(Inventory {
+                containers,
+                networks,
+                volumes,
+            })
+        })
+    }
+
+    /// Removes every container, network and volume that is not in `before`: what a page created. Objects
+    /// in `before` are never touched. Keeps going past a failed removal and returns the first error with
+    /// everything else done.
+    pub fn remove_all_but(&self, before: &Inventory) -> Result<Removed, EngineError> {
+        let now = self.inventory()?;
+        self.block(async {
+            let mut removed = Removed::default();
+            let mut first_err = None;
+            for id in now.containers.difference(&before.containers) {
+                let name = self.container_name(id).await;
+                let opts = RemoveContainerOptionsBuilder::new()
+                    .force(true)
+                    .v(true)
+                    .build();
+                match self.docker.remove_container(id, Some(opts)).await {
+                    Ok(()) => removed.containers.push(name),
+                    Err(e) if is_not_found(&e) => {}
+                    Err(source) => {
+                        first_err.get_or_insert(EngineError::Remove {
+                            kind: "container",
+                            name,
+                            source,
+                        });
+                    }
+                }
+            }
+            for id in now.networks.difference(&before.networks) {
+                let name = match self.docker.inspect_network(id, None).await {
+                    Ok(n) => n.name.unwrap_or_else(|| short(id)),
+                    Err(_) => short(id),
+                };
+                match self.docker.remove_network(id).await {
+                    Ok(()) => removed.networks.push(name),
+                    Err(e) if is_not_found(&e) => {}
+                    Err(source) => {
+                        first_err.get_or_insert(EngineError::Remove {
+                            kind: "network",
+                            name,
+                            source,
+                        });
+                    }
+                }
+            }
+            for name in now.volumes.difference(&before.volumes) {
+                let opts = RemoveVolumeOptionsBuilder::new().force(true).build();
+                match self.docker.remove_volume(name, Some(opts)).await {
+                    Ok(()) => removed.volumes.push(name.clone()),
+                    Err(e) if is_not_found(&e) => {}
+                    Err(source) => {
+                        first_err.get_or_insert(EngineError::Remove {
+                            kind: "volume",
+                            name: name.clone(),
+                            source,
+                        });
+                    }
+                }
+            }
+            match first_err {
+                Some(e) => Err(e),
+                None => Ok(removed),
+            }
+        })
+    }
+
+    async fn container_name(&self, id: &str) -> String {
+        match self.docker.inspect_container(id, None).await {
+            Ok(c) => c
+                .name
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_else(|| short(id)),
+            Err(_) => short(id),
+        }
+    }
+
+    fn block<T>(
+        &self,
+        fut: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        self.rt.block_on(async {
+            match tokio::time::timeout(Duration::from_secs(API_TIMEOUT_SECS), fut).await {
+                Ok(r) => r,
+                Err(_) => Err(EngineError::Docker {
+                    operation: "request",
+                    source: bollard::errors::Error::RequestTimeoutError,
+                }),
+            }
+        })
+    }
+}
+
+fn connect(host: &str) -> Result<Docker, bollard::errors::Error> {
+    if let Some(path) = host.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, API_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(host, API_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+    } else {
+        Docker::connect_with_local_defaults()
+    }
+}
+
+fn parse_api(v: &str) -> Option<(u32, u32)> {
+    let (major, minor) = v.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // An engine older than API 1.41 must be refused, and the comparison must be numeric (1.9 < 1.41).
+    #[test]
+    fn api_versions_compare_numerically() {
+        assert!(parse_api("1.40").unwrap() < MIN_API);
+        assert!(parse_api("1.9").unwrap() < MIN_API);
+        assert!(parse_api("1.41").unwrap() >= MIN_API);
+        assert!(parse_api("1.53").unwrap() >= MIN_API);
+        assert_eq!(parse_api("garbage"), None);
+    }
+}

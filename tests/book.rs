@@ -1,0 +1,88 @@
+//! The book itself is the test: every runnable block of `book/` runs against the engine, must match its page,
+//! and its transcript must match its reviewed snapshot in `snapshots/` (asserted with insta, so a change
+//! becomes a pending snapshot for `cargo insta review`).
+
+use std::path::{Path, PathBuf};
+
+use mdbook_docktest::engine::Endpoint;
+use mdbook_docktest::runner::{self, Book, RunOptions, SnapshotMode, Verdict};
+
+fn book_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("book")
+}
+
+// Every block of the guide must verify, none skipped, and every transcript must equal its snapshot.
+#[test]
+fn every_block_of_the_book_is_verified() {
+    let root = book_root();
+    let book = Book::load(&root).unwrap_or_else(|e| panic!("{e}"));
+    let (engine, _images) = runner::prepare(&book, Endpoint::from_env()).unwrap_or_else(|e| {
+        panic!(
+            "this test needs a Docker engine: {}\nstart one with `sudo scripts/engine-start`",
+            runner::error_chain(&e)
+        )
+    });
+    let before = engine.inventory().expect("engine inventory");
+    let options = RunOptions {
+        filter: None,
+        snapshots: SnapshotMode::Skip,
+        color: false,
+    };
+    let pages = runner::run_book(&engine, &book, &options, &mut ());
+
+    let mut problems = Vec::new();
+    let mut ran = 0;
+    for page in &pages {
+        if let Err(e) = &page.cleanup {
+            problems.push(format!("{}: cleanup failed: {e}", page.path.display()));
+        }
+        for block in &page.blocks {
+            let place = format!("{}:{}", page.path.display(), block.line);
+            match &block.verdict {
+                Verdict::Ignored { reason } => {
+                    problems.push(format!(
+                        "{place}: ignored ({reason}); the book verifies every block"
+                    ));
+                    continue;
+                }
+                Verdict::Failed(failures) => {
+                    for f in failures {
+                        problems.push(format!(
+                            "{}:{}: `{}` failed: {:?}",
+                            page.path.display(),
+                            f.line,
+                            f.command,
+                            f.what
+                        ));
+                    }
+                }
+                Verdict::Verified => {}
+            }
+            ran += 1;
+            let mut settings = insta::Settings::clone_current();
+            settings.set_snapshot_path(root.join("../snapshots"));
+            settings.set_prepend_module_to_snapshot(false);
+            settings.set_omit_expression(true);
+            settings.set_info(&block.meta);
+            let asserted = settings.bind(|| {
+                std::panic::catch_unwind(|| {
+                    insta::assert_snapshot!(block.name.as_str(), block.transcript.as_str());
+                })
+            });
+            if asserted.is_err() {
+                problems.push(format!("{place}: snapshot {} differs", block.name));
+            }
+        }
+    }
+    assert_eq!(ran, book.block_count(), "every block of the book runs");
+    assert!(
+        ran >= 12,
+        "the book has at least 12 runnable blocks, found {ran}"
+    );
+    assert_eq!(
+        engine.inventory().expect("engine inventory"),
+        before,
+        "the engine holds exactly what it held before the book ran"
+    );
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
