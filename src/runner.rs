@@ -157,6 +157,17 @@ pub enum Verdict {
     Failed(Vec<Failure>),
 }
 
+/// What one step really did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRun {
+    /// Page line of the step's prompt.
+    pub line: usize,
+    /// Normalized output, not redacted.
+    pub actual: String,
+    /// `None` when the step timed out or its terminal was lost.
+    pub status: Option<i32>,
+}
+
 /// One block's run.
 #[derive(Debug, Clone)]
 pub struct BlockRun {
@@ -168,6 +179,8 @@ pub struct BlockRun {
     pub snapshot: SnapshotVerdict,
     /// The redacted transcript (the snapshot body).
     pub transcript: String,
+    /// The steps that ran, in order (a block stops at a timeout, so there may be fewer than on the page).
+    pub steps: Vec<StepRun>,
     pub meta: Meta,
     pub elapsed: Duration,
     /// `hidden` or `teardown`.
@@ -314,6 +327,7 @@ fn run_page(
             engine: engine.info().to_string(),
             commands: snapshot::command_hash(block),
             date: date.to_string(),
+            raw: String::new(),
         };
         let run = run_block(
             &mut scope,
@@ -360,6 +374,7 @@ fn run_block(
             },
             snapshot: SnapshotVerdict::NotChecked,
             transcript: String::new(),
+            steps: Vec::new(),
             meta,
             elapsed: Duration::ZERO,
             hidden,
@@ -369,10 +384,10 @@ fn run_block(
     // A `retry=` block re-runs from its first step, on fresh copies of the page's redaction state, until it
     // matches or its time is up.
     let deadline = block.attrs.retry.map(|r| start + r);
-    let (failures, transcript, bindings_after, redactor_after) = loop {
+    let (failures, transcript, raw, steps, bindings_after, redactor_after) = loop {
         let mut attempt_bindings = bindings.clone();
         let mut attempt_redactor = redactor.clone();
-        let (failures, transcript) = run_steps(
+        let (failures, transcript, raw, steps) = run_steps(
             scope,
             block,
             &mut attempt_redactor,
@@ -381,12 +396,20 @@ fn run_block(
         );
         let retry = deadline.is_some_and(|d| Instant::now() + RETRY_PAUSE < d);
         if failures.is_empty() || !retry {
-            break (failures, transcript, attempt_bindings, attempt_redactor);
+            break (
+                failures,
+                transcript,
+                raw,
+                steps,
+                attempt_bindings,
+                attempt_redactor,
+            );
         }
         std::thread::sleep(RETRY_PAUSE);
     };
     *bindings = bindings_after;
     *redactor = redactor_after;
+    let meta = Meta { raw, ..meta };
 
     let snapshot = check_snapshot(options, snapshot_dir, name, &meta, &transcript);
     BlockRun {
@@ -399,13 +422,14 @@ fn run_block(
         },
         snapshot,
         transcript,
+        steps,
         meta,
         elapsed: start.elapsed(),
         hidden,
     }
 }
 
-/// Runs a block's steps in its terminal; returns the failures and the redacted transcript. After a
+/// Runs a block's steps in its terminal; returns the failures, the redacted transcript and the raw one. After a
 /// timeout or a lost terminal the rest of the block is skipped: what follows depends on it.
 fn run_steps(
     scope: &mut PageScope<'_>,
@@ -413,11 +437,14 @@ fn run_steps(
     redactor: &mut Redactor,
     bindings: &mut Bindings,
     color: bool,
-) -> (Vec<Failure>, String) {
+) -> (Vec<Failure>, String, String, Vec<StepRun>) {
     let mut failures = Vec::new();
+    let mut runs = Vec::new();
     let mut transcript = String::new();
+    let mut raw = String::new();
     for step in &block.steps {
         transcript.push_str(&snapshot::command_lines(step));
+        raw.push_str(&snapshot::command_lines(step));
         let fail = |what| Failure {
             line: step.line,
             command: step.command(),
@@ -443,13 +470,26 @@ fn run_steps(
             }
         };
         let actual = redact::normalize(&result.output);
+        runs.push(StepRun {
+            line: step.line,
+            actual: actual.clone(),
+            status: if result.timed_out {
+                None
+            } else {
+                result.status
+            },
+        });
         let shown = redactor.redact(&actual);
-        transcript.push_str(&shown);
-        if !shown.is_empty() && !shown.ends_with('\n') {
-            transcript.push('\n');
+        for (text, out) in [(&shown, &mut transcript), (&actual, &mut raw)] {
+            out.push_str(text);
+            if !text.is_empty() && !text.ends_with('\n') {
+                out.push('\n');
+            }
         }
         if result.timed_out {
-            transcript.push_str(&format!("? timeout after {}\n", human(block.attrs.timeout)));
+            let line = format!("? timeout after {}\n", human(block.attrs.timeout));
+            transcript.push_str(&line);
+            raw.push_str(&line);
             failures.push(fail(StepFailure::Timeout {
                 after: block.attrs.timeout,
             }));
@@ -461,6 +501,7 @@ fn run_steps(
         let status = result.status.unwrap_or(-1);
         if status != 0 {
             transcript.push_str(&format!("? {status}\n"));
+            raw.push_str(&format!("? {status}\n"));
         }
         // The page asserts what it shows: a command with no output under it makes no claim on its output.
         if !step.expected.is_empty() {
@@ -480,7 +521,7 @@ fn run_steps(
             }));
         }
     }
-    (failures, transcript)
+    (failures, transcript, raw, runs)
 }
 
 fn terminal<'s>(

@@ -44,6 +44,9 @@ pub struct Meta {
     pub commands: String,
     /// `YYYY-MM-DD` of the run.
     pub date: String,
+    /// The same transcript before redaction: the real values readers are shown where the page wrote
+    /// wildcards. Kept in the header because insta does not compare it.
+    pub raw: String,
 }
 
 /// A stored snapshot.
@@ -213,11 +216,12 @@ pub fn write_pending(
 /// The file insta would write for this snapshot.
 pub fn render(meta: &Meta, body: &str) -> String {
     format!(
-        "---\nsource: {SOURCE}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n---\n{}\n",
+        "---\nsource: {SOURCE}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n  raw: {}\n---\n{}\n",
         yaml_str(&meta.block),
         yaml_str(&meta.engine),
         yaml_str(&meta.commands),
         yaml_str(&meta.date),
+        yaml_str(&meta.raw),
         normalize(body)
     )
 }
@@ -256,6 +260,9 @@ fn yaml_unquote(v: &str) -> String {
             match chars.next() {
                 Some('n') => out.push('\n'),
                 Some('t') => out.push('\t'),
+                Some('r') => out.push('\r'),
+                Some('b') => out.push('\u{8}'),
+                Some('f') => out.push('\u{c}'),
                 Some('u') => {
                     let hex: String = chars.by_ref().take(4).collect();
                     if let Some(c) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
@@ -287,6 +294,7 @@ fn parse(text: &str) -> Result<Stored, String> {
         engine: String::new(),
         commands: String::new(),
         date: String::new(),
+        raw: String::new(),
     };
     let mut in_info = false;
     for line in header.lines() {
@@ -310,6 +318,7 @@ fn parse(text: &str) -> Result<Stored, String> {
             "engine" => meta.engine = value,
             "commands" => meta.commands = value,
             "date" => meta.date = value,
+            "raw" => meta.raw = value,
             _ => {}
         }
     }
@@ -397,6 +406,7 @@ mod tests {
             engine: "Docker 20.10.24+dfsg1 (API 1.41): \"q\" \\".into(),
             commands: "0123abcd".into(),
             date: "2026-11-26".into(),
+            raw: "$ echo hi\nhi \"there\"\t\\\n? 1\n".into(),
         };
         let body = "$ echo hi\nhi\n? 1";
         let text = render(&meta, body);
