@@ -95,9 +95,9 @@ fn timeout_fails_the_block_and_the_page_goes_on() {
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stdout.contains("src/page.md:5: $ sleep 100"), "{stdout}");
     assert!(stdout.contains("still running after 2s"), "{stdout}");
-    // The next block ran and matched; only its snapshot is missing in this fixture.
+    // The next block ran and matched.
     assert!(
-        stdout.contains("new snapshot     src/page.md:12"),
+        stdout.contains("verified         src/page.md:10"),
         "{stdout}"
     );
     // The 30 s default would put the run far beyond this; 2 s plus engine work stays well under it.
