@@ -211,7 +211,7 @@ impl Observer for Printer {
         if let Verdict::Failed(failures) = &block.verdict {
             for f in failures {
                 let first = f.command.lines().next().unwrap_or_default();
-                println!("    {}:{}: $ {first}", page.path.display(), f.line);
+                println!("    {}:{}: {}{first}", page.path.display(), f.line, f.prompt);
                 match &f.what {
                     StepFailure::Output { diff, conflict } => {
                         println!("      output differs from the page (- page, + actual):");
@@ -232,10 +232,18 @@ impl Observer for Printer {
                             Status::Failed => "a failure (`? failed`)".to_string(),
                         }
                     ),
-                    StepFailure::Timeout { after } => println!(
-                        "      still running after {}: its process group was killed \
+                    StepFailure::Timeout {
+                        after,
+                        session_closed,
+                    } => println!(
+                        "      still running after {}: it was interrupted{} \
                          (raise the block's `timeout=` if it is just slow)",
-                        runner::human(*after)
+                        runner::human(*after),
+                        if *session_closed {
+                            " and its container session closed"
+                        } else {
+                            ""
+                        }
                     ),
                     StepFailure::Terminal { message } => println!("      {message}"),
                 }

@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError};
-use crate::engine::{Engine, EngineError, Inventory, Removed, Terminal, TerminalError};
+use crate::engine::{
+    CommandResult, Engine, EngineError, Inventory, Removed, StepKind, StepSpec, Terminal,
+    TerminalError,
+};
 use crate::matching::{self, Bindings, Match};
 use crate::redact::{self, Redactor};
 use crate::snapshot::{self, Check, Meta};
-use crate::snippet::{self, Block, Page, ParseError, Status, Step};
+use crate::snippet::{self, Block, Page, ParseError, Prompt, SessionChange, Status, Step};
 
 /// How often a `retry=` block is re-run while it does not match.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -119,8 +122,12 @@ pub enum StepFailure {
     },
     /// The exit status differs from the page's claim.
     Status { expected: Status, actual: i32 },
-    /// Still running at the block's timeout; its process group was killed.
-    Timeout { after: Duration },
+    /// Still running at the block's timeout: it was interrupted, or its process group killed; a container
+    /// session it ran in was closed.
+    Timeout {
+        after: Duration,
+        session_closed: bool,
+    },
     /// The terminal could not run it.
     Terminal { message: String },
 }
@@ -129,6 +136,8 @@ pub enum StepFailure {
 pub struct Failure {
     /// Page line of the step's prompt.
     pub line: usize,
+    /// The prompt as the page shows it (`$ `, `/ # `).
+    pub prompt: String,
     pub command: String,
     pub what: StepFailure,
 }
@@ -290,7 +299,6 @@ fn run_page(
     observer: &mut dyn Observer,
 ) -> PageRun {
     let start = Instant::now();
-    let names = snapshot::names(page);
     let mut scope = PageScope {
         terminals: BTreeMap::new(),
         engine,
@@ -312,165 +320,298 @@ fn run_page(
         Err(e) => return setup_failure(format!("cannot create a working directory: {e}")),
     }
 
-    let mut redactor = Redactor::new();
-    let mut bindings = Bindings::default();
+    let mut run = PageRunner {
+        page,
+        names: snapshot::names(page),
+        kinds: step_kinds(page),
+        options,
+        snapshot_dir,
+        date,
+        engine_info: engine.info().to_string(),
+        redactor: Redactor::new(),
+        bindings: Bindings::default(),
+        in_flight: BTreeMap::new(),
+        done: Vec::new(),
+    };
     // Teardown blocks run last, in page order, whatever happened before them.
     let order: Vec<usize> = (0..page.blocks.len())
         .filter(|&i| !page.blocks[i].attrs.teardown)
         .chain((0..page.blocks.len()).filter(|&i| page.blocks[i].attrs.teardown))
         .collect();
-    let mut runs: Vec<(usize, BlockRun)> = Vec::new();
-    for i in order {
+    let mut teardown_started = false;
+    for (pos, &i) in order.iter().enumerate() {
         let block = &page.blocks[i];
-        let meta = Meta {
-            block: format!("{}:{}", page.path.display(), block.line),
-            engine: engine.info().to_string(),
-            commands: snapshot::command_hash(block),
-            date: date.to_string(),
-            raw: String::new(),
-        };
-        let run = run_block(
-            &mut scope,
-            block,
-            &names[i],
-            meta,
-            &mut redactor,
-            &mut bindings,
-            options,
-            snapshot_dir,
-        );
-        observer.block_done(page, &run);
-        runs.push((i, run));
+        if block.attrs.teardown && !teardown_started {
+            teardown_started = true;
+            run.settle_all(&mut scope, observer);
+            close_sessions(&mut scope);
+        }
+        // The next block that runs decides whether this block's last command may keep running.
+        let next_term = order
+            .get(pos + 1)
+            .map(|&j| page.blocks[j].attrs.term.as_str());
+        run.run_block(&mut scope, i, next_term, observer);
     }
-    runs.sort_by_key(|(i, _)| *i);
+    run.settle_all(&mut scope, observer);
+    let mut blocks = std::mem::take(&mut run.done);
+    blocks.sort_by_key(|(i, _)| *i);
     let cleanup = scope.release();
     PageRun {
         path: page.path.clone(),
-        blocks: runs.into_iter().map(|(_, r)| r).collect(),
+        blocks: blocks.into_iter().map(|(_, r)| r).collect(),
         cleanup,
         elapsed: start.elapsed(),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_block(
-    scope: &mut PageScope<'_>,
-    block: &Block,
-    name: &str,
-    meta: Meta,
-    redactor: &mut Redactor,
-    bindings: &mut Bindings,
-    options: &RunOptions,
-    snapshot_dir: &Path,
-) -> BlockRun {
-    let start = Instant::now();
-    let hidden = block.attrs.hidden || block.attrs.teardown;
-    if let Some(reason) = &block.attrs.ignore {
-        return BlockRun {
-            line: block.line,
-            name: name.to_string(),
-            verdict: Verdict::Ignored {
-                reason: reason.clone(),
-            },
-            snapshot: SnapshotVerdict::NotChecked,
-            transcript: String::new(),
-            steps: Vec::new(),
-            meta,
-            elapsed: Duration::ZERO,
-            hidden,
-        };
-    }
+/// How long the last command of a block gets to return before the page moves on to a block of another
+/// terminal while it keeps running (a server in the foreground: `nc -lp 1234`).
+pub const SETTLE: Duration = Duration::from_secs(1);
 
-    // A `retry=` block re-runs from its first step, on fresh copies of the page's redaction state, until it
-    // matches or its time is up.
-    let deadline = block.attrs.retry.map(|r| start + r);
-    let (failures, transcript, raw, steps, bindings_after, redactor_after) = loop {
-        let mut attempt_bindings = bindings.clone();
-        let mut attempt_redactor = redactor.clone();
-        let (failures, transcript, raw, steps) = run_steps(
-            scope,
-            block,
-            &mut attempt_redactor,
-            &mut attempt_bindings,
-            options.color,
-        );
-        let retry = deadline.is_some_and(|d| Instant::now() + RETRY_PAUSE < d);
-        if failures.is_empty() || !retry {
-            break (
-                failures,
-                transcript,
-                raw,
-                steps,
-                attempt_bindings,
-                attempt_redactor,
-            );
-        }
-        std::thread::sleep(RETRY_PAUSE);
-    };
-    *bindings = bindings_after;
-    *redactor = redactor_after;
-    let meta = Meta { raw, ..meta };
-
-    let snapshot = check_snapshot(options, snapshot_dir, name, &meta, &transcript);
-    BlockRun {
-        line: block.line,
-        name: name.to_string(),
-        verdict: if failures.is_empty() {
-            Verdict::Verified
-        } else {
-            Verdict::Failed(failures)
-        },
-        snapshot,
-        transcript,
-        steps,
-        meta,
-        elapsed: start.elapsed(),
-        hidden,
-    }
+/// A block whose last step still runs in its terminal.
+struct InFlight {
+    block: usize,
+    step: usize,
+    state: BlockState,
 }
 
-/// Runs a block's steps in its terminal; returns the failures, the redacted transcript and the raw one. After a
-/// timeout or a lost terminal the rest of the block is skipped: what follows depends on it.
-fn run_steps(
-    scope: &mut PageScope<'_>,
-    block: &Block,
-    redactor: &mut Redactor,
-    bindings: &mut Bindings,
-    color: bool,
-) -> (Vec<Failure>, String, String, Vec<StepRun>) {
-    let mut failures = Vec::new();
-    let mut runs = Vec::new();
-    let mut transcript = String::new();
-    let mut raw = String::new();
-    for step in &block.steps {
-        transcript.push_str(&snapshot::command_lines(step));
-        raw.push_str(&snapshot::command_lines(step));
-        let fail = |what| Failure {
-            line: step.line,
-            command: step.command(),
-            what,
-        };
-        let term = match terminal(scope, &block.attrs.term) {
-            Ok(t) => t,
-            Err(e) => {
-                failures.push(fail(StepFailure::Terminal {
-                    message: error_chain(&e),
-                }));
+/// What a block has produced so far.
+#[derive(Default)]
+struct BlockState {
+    failures: Vec<Failure>,
+    transcript: String,
+    raw: String,
+    steps: Vec<StepRun>,
+    elapsed: Duration,
+}
+
+/// A page's run in progress: the state shared by its blocks.
+struct PageRunner<'a> {
+    page: &'a Page,
+    names: Vec<String>,
+    kinds: Vec<Vec<StepKind>>,
+    options: &'a RunOptions,
+    snapshot_dir: &'a Path,
+    date: &'a str,
+    engine_info: String,
+    redactor: Redactor,
+    bindings: Bindings,
+    /// By terminal name.
+    in_flight: BTreeMap<String, InFlight>,
+    done: Vec<(usize, BlockRun)>,
+}
+
+/// Whether a step's failure stops its block: what follows depends on it.
+#[derive(PartialEq, Eq)]
+enum Next {
+    Continue,
+    Stop,
+}
+
+impl PageRunner<'_> {
+    fn meta(&self, block: &Block) -> Meta {
+        Meta {
+            block: format!("{}:{}", self.page.path.display(), block.line),
+            engine: self.engine_info.clone(),
+            commands: snapshot::command_hash(block),
+            date: self.date.to_string(),
+            raw: String::new(),
+        }
+    }
+
+    fn run_block(
+        &mut self,
+        scope: &mut PageScope<'_>,
+        index: usize,
+        next_term: Option<&str>,
+        observer: &mut dyn Observer,
+    ) {
+        let block = &self.page.blocks[index];
+        if let Some(reason) = &block.attrs.ignore {
+            let run = BlockRun {
+                line: block.line,
+                name: self.names[index].clone(),
+                verdict: Verdict::Ignored {
+                    reason: reason.clone(),
+                },
+                snapshot: SnapshotVerdict::NotChecked,
+                transcript: String::new(),
+                steps: Vec::new(),
+                meta: self.meta(block),
+                elapsed: Duration::ZERO,
+                hidden: block.attrs.hidden || block.attrs.teardown,
+            };
+            observer.block_done(self.page, &run);
+            self.done.push((index, run));
+            return;
+        }
+        // Its terminal's previous command, if still running, ends first: a reader cannot type over it.
+        self.settle(scope, &block.attrs.term, observer);
+
+        if let Some(retry) = block.attrs.retry {
+            return self.run_block_with_retry(scope, index, retry, observer);
+        }
+        let may_run_on = next_term.is_some_and(|t| t != block.attrs.term);
+        let mut state = BlockState::default();
+        let start = Instant::now();
+        for (k, step) in block.steps.iter().enumerate() {
+            let last = k + 1 == block.steps.len();
+            let kind = self.kinds[index][k];
+            let term = match terminal(scope, &block.attrs.term) {
+                Ok(t) => t,
+                Err(e) => {
+                    state.fail(
+                        step,
+                        StepFailure::Terminal {
+                            message: error_chain(&e),
+                        },
+                    );
+                    break;
+                }
+            };
+            let result = match start_step(term, step, kind, block.attrs.timeout) {
+                Err(failure) => Err(failure),
+                Ok(()) if last && may_run_on => match term.wait(Some(Instant::now() + SETTLE)) {
+                    Ok(Some(r)) => Ok(r),
+                    Ok(None) => {
+                        state.elapsed += start.elapsed();
+                        self.in_flight.insert(
+                            block.attrs.term.clone(),
+                            InFlight {
+                                block: index,
+                                step: k,
+                                state,
+                            },
+                        );
+                        return;
+                    }
+                    Err(e) => Err(StepFailure::Terminal {
+                        message: error_chain(&e),
+                    }),
+                },
+                Ok(()) => term
+                    .wait(None)
+                    .map(|r| r.expect("waits to its deadline"))
+                    .map_err(|e| StepFailure::Terminal {
+                        message: error_chain(&e),
+                    }),
+            };
+            let next = self.record(scope, &mut state, block, step, kind, result);
+            if next == Next::Stop {
                 break;
             }
+        }
+        state.elapsed += start.elapsed();
+        self.finalize(index, state, observer);
+    }
+
+    /// A `retry=` block re-runs from its first step, on fresh copies of the page's redaction state, until it
+    /// matches or its time is up. Its commands always run to completion.
+    fn run_block_with_retry(
+        &mut self,
+        scope: &mut PageScope<'_>,
+        index: usize,
+        retry: Duration,
+        observer: &mut dyn Observer,
+    ) {
+        let block = &self.page.blocks[index];
+        let start = Instant::now();
+        let deadline = start + retry;
+        let (redactor, bindings) = (self.redactor.clone(), self.bindings.clone());
+        loop {
+            self.redactor = redactor.clone();
+            self.bindings = bindings.clone();
+            let mut state = BlockState::default();
+            for (k, step) in block.steps.iter().enumerate() {
+                let kind = self.kinds[index][k];
+                let result = match terminal(scope, &block.attrs.term) {
+                    Ok(term) => start_step(term, step, kind, block.attrs.timeout).and_then(|()| {
+                        term.wait(None)
+                            .map(|r| r.expect("waits to its deadline"))
+                            .map_err(|e| StepFailure::Terminal {
+                                message: error_chain(&e),
+                            })
+                    }),
+                    Err(e) => Err(StepFailure::Terminal {
+                        message: error_chain(&e),
+                    }),
+                };
+                if self.record(scope, &mut state, block, step, kind, result) == Next::Stop {
+                    break;
+                }
+            }
+            if state.failures.is_empty() || Instant::now() + RETRY_PAUSE >= deadline {
+                state.elapsed = start.elapsed();
+                return self.finalize(index, state, observer);
+            }
+            std::thread::sleep(RETRY_PAUSE);
+        }
+    }
+
+    /// Collects the command still running in `term`, if any, and finishes its block.
+    fn settle(&mut self, scope: &mut PageScope<'_>, term: &str, observer: &mut dyn Observer) {
+        let Some(flight) = self.in_flight.remove(term) else {
+            return;
         };
-        let result = match term.run(&step.input, block.attrs.timeout) {
-            Ok(r) => r,
-            Err(e) => {
-                scope.terminals.remove(&block.attrs.term);
-                failures.push(fail(StepFailure::Terminal {
+        let block = &self.page.blocks[flight.block];
+        let step = &block.steps[flight.step];
+        let kind = self.kinds[flight.block][flight.step];
+        let mut state = flight.state;
+        let start = Instant::now();
+        let result = match scope.terminals.get_mut(term) {
+            Some(t) => t
+                .wait(None)
+                .map(|r| r.expect("waits to its deadline"))
+                .map_err(|e| StepFailure::Terminal {
                     message: error_chain(&e),
-                }));
-                break;
+                }),
+            None => Err(StepFailure::Terminal {
+                message: format!("terminal `{term}` was lost"),
+            }),
+        };
+        self.record(scope, &mut state, block, step, kind, result);
+        state.elapsed += start.elapsed();
+        self.finalize(flight.block, state, observer);
+    }
+
+    /// Collects every command still running, in the order their blocks started.
+    fn settle_all(&mut self, scope: &mut PageScope<'_>, observer: &mut dyn Observer) {
+        let mut terms: Vec<(usize, String)> = self
+            .in_flight
+            .iter()
+            .map(|(t, f)| (f.block, t.clone()))
+            .collect();
+        terms.sort();
+        for (_, term) in terms {
+            self.settle(scope, &term, observer);
+        }
+    }
+
+    /// Adds one step's outcome to its block: transcript, real output, verdict.
+    fn record(
+        &mut self,
+        scope: &mut PageScope<'_>,
+        state: &mut BlockState,
+        block: &Block,
+        step: &Step,
+        kind: StepKind,
+        result: Result<CommandResult, StepFailure>,
+    ) -> Next {
+        let lines = snapshot::command_lines(step);
+        state.transcript.push_str(&lines);
+        state.raw.push_str(&lines);
+        let result = match result {
+            Ok(r) => r,
+            Err(what) => {
+                if matches!(what, StepFailure::Terminal { .. }) {
+                    scope.terminals.remove(&block.attrs.term);
+                }
+                state.fail(step, what);
+                return Next::Stop;
             }
         };
         let actual = redact::normalize(&result.output);
-        runs.push(StepRun {
+        state.steps.push(StepRun {
             line: step.line,
             actual: actual.clone(),
             status: if result.timed_out {
@@ -479,49 +620,220 @@ fn run_steps(
                 result.status
             },
         });
-        let shown = redactor.redact(&actual);
-        for (text, out) in [(&shown, &mut transcript), (&actual, &mut raw)] {
+        let shown = self.redactor.redact(&actual);
+        for (text, out) in [(&shown, &mut state.transcript), (&actual, &mut state.raw)] {
+            // The transcript reads like the page: `^C` where the interrupt went out.
+            let text = &match step.interrupt_after {
+                Some(n) => with_interrupt_mark(text, n),
+                None => text.clone(),
+            };
             out.push_str(text);
             if !text.is_empty() && !text.ends_with('\n') {
                 out.push('\n');
             }
         }
         if result.timed_out {
+            // A session left at a timeout is in an unknown state: close it, as the page cannot go on in it.
+            let mut session_closed = result.session_closed;
+            if let Some(term) = scope.terminals.get_mut(&block.attrs.term) {
+                if term.in_session() {
+                    session_closed = true;
+                    if term.close_session().is_err() {
+                        scope.terminals.remove(&block.attrs.term);
+                    }
+                }
+            }
             let line = format!("? timeout after {}\n", human(block.attrs.timeout));
-            transcript.push_str(&line);
-            raw.push_str(&line);
-            failures.push(fail(StepFailure::Timeout {
-                after: block.attrs.timeout,
-            }));
+            state.transcript.push_str(&line);
+            state.raw.push_str(&line);
+            state.fail(
+                step,
+                StepFailure::Timeout {
+                    after: block.attrs.timeout,
+                    session_closed,
+                },
+            );
             if result.status.is_none() {
                 scope.terminals.remove(&block.attrs.term);
             }
-            break;
+            return Next::Stop;
         }
         let status = result.status.unwrap_or(-1);
         if status != 0 {
-            transcript.push_str(&format!("? {status}\n"));
-            raw.push_str(&format!("? {status}\n"));
+            let line = format!("? {status}\n");
+            state.transcript.push_str(&line);
+            state.raw.push_str(&line);
         }
         // The page asserts what it shows: a command with no output under it makes no claim on its output.
         if !step.expected.is_empty() {
             if let Match::Mismatch { conflict } =
-                matching::match_output(&step.expected, &actual, bindings)
+                matching::match_output(&step.expected, &actual, &mut self.bindings)
             {
-                failures.push(fail(StepFailure::Output {
-                    diff: matching::diff(&step.expected, &actual, color),
-                    conflict: conflict.map(|c| c.to_string()),
-                }));
+                state.fail(
+                    step,
+                    StepFailure::Output {
+                        diff: matching::diff(&step.expected, &actual, self.options.color),
+                        conflict: conflict.map(|c| c.to_string()),
+                    },
+                );
             }
         }
-        if !status_matches(step, status) {
-            failures.push(fail(StepFailure::Status {
-                expected: step.status,
-                actual: status,
-            }));
+        // Leaving a session reports the container's last status, not the step's: it is only checked when
+        // the page states one.
+        let unchecked =
+            matches!(kind, StepKind::Exit | StepKind::Detach) && step.status == Status::Success;
+        if !unchecked && !status_matches(step, status) {
+            state.fail(
+                step,
+                StepFailure::Status {
+                    expected: step.status,
+                    actual: status,
+                },
+            );
         }
+        Next::Continue
     }
-    (failures, transcript, raw, runs)
+
+    fn finalize(&mut self, index: usize, state: BlockState, observer: &mut dyn Observer) {
+        let block = &self.page.blocks[index];
+        let name = &self.names[index];
+        let meta = Meta {
+            raw: state.raw,
+            ..self.meta(block)
+        };
+        let snapshot = check_snapshot(
+            self.options,
+            self.snapshot_dir,
+            name,
+            &meta,
+            &state.transcript,
+        );
+        let run = BlockRun {
+            line: block.line,
+            name: name.clone(),
+            verdict: if state.failures.is_empty() {
+                Verdict::Verified
+            } else {
+                Verdict::Failed(state.failures)
+            },
+            snapshot,
+            transcript: state.transcript,
+            steps: state.steps,
+            meta,
+            elapsed: state.elapsed,
+            hidden: block.attrs.hidden || block.attrs.teardown,
+        };
+        observer.block_done(self.page, &run);
+        self.done.push((index, run));
+    }
+}
+
+impl BlockState {
+    fn fail(&mut self, step: &Step, what: StepFailure) {
+        self.failures.push(Failure {
+            line: step.line,
+            prompt: snapshot::prompt_text(step).to_string(),
+            command: step.command(),
+            what,
+        });
+    }
+}
+
+/// `text` with a `^C` line after its first `n` lines, when it has that many.
+fn with_interrupt_mark(text: &str, n: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 3);
+    let mut lines = text.split_inclusive('\n');
+    for line in lines.by_ref().take(n) {
+        out.push_str(line);
+    }
+    if out.ends_with('\n') || (n == 0) {
+        out.push_str("^C\n");
+    }
+    out.extend(lines);
+    out
+}
+
+/// How each step of the page is typed. An opening command followed (in its terminal, maybe in a later
+/// block) by a detach written alone on its line attaches to a program that is not a shell.
+fn step_kinds(page: &Page) -> Vec<Vec<StepKind>> {
+    let mut kinds: Vec<Vec<StepKind>> = Vec::new();
+    let mut last_open: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (b, block) in page.blocks.iter().enumerate() {
+        let mut row = Vec::new();
+        for (k, step) in block.steps.iter().enumerate() {
+            let kind = match (&step.prompt, &step.session) {
+                (_, SessionChange::Exit) => StepKind::Exit,
+                (Prompt::Container(p), SessionChange::Detach) => {
+                    if p.is_empty() {
+                        if let Some(&(ob, ok)) = last_open.get(block.attrs.term.as_str()) {
+                            let lines = page.blocks[ob].steps[ok].expected.len();
+                            if ob == b {
+                                row[ok] = StepKind::Attach { lines };
+                            } else {
+                                kinds[ob][ok] = StepKind::Attach { lines };
+                            }
+                        }
+                    }
+                    StepKind::Detach
+                }
+                (Prompt::Host, SessionChange::Detach) => StepKind::Detach,
+                (Prompt::Host, SessionChange::Open) => {
+                    last_open.insert(block.attrs.term.as_str(), (b, k));
+                    StepKind::OpenShell
+                }
+                (Prompt::Host, SessionChange::None) => StepKind::Host,
+                (Prompt::Container(_), _) => StepKind::Container,
+            };
+            row.push(kind);
+        }
+        kinds.push(row);
+    }
+    kinds
+}
+
+/// Types a step into its terminal, or says why it cannot be.
+fn start_step(
+    term: &mut Terminal,
+    step: &Step,
+    kind: StepKind,
+    timeout: Duration,
+) -> Result<(), StepFailure> {
+    let needs_session = matches!(
+        kind,
+        StepKind::Container | StepKind::Exit | StepKind::Detach
+    );
+    if needs_session && !term.in_session() {
+        return Err(StepFailure::Terminal {
+            message: format!(
+                "no container session is open in terminal `{}`: the command that opened it failed, \
+                 returned, or was closed at a timeout",
+                term.name()
+            ),
+        });
+    }
+    term.begin(StepSpec {
+        kind,
+        input: step.input.clone(),
+        timeout,
+        interrupt_after: step.interrupt_after,
+    })
+    .map_err(|e| StepFailure::Terminal {
+        message: error_chain(&e),
+    })
+}
+
+/// Leaves every open container session (the docker CLI attached to it is killed; the container itself is
+/// removed with the page), so that teardown blocks start at a host prompt.
+fn close_sessions(scope: &mut PageScope<'_>) {
+    let lost: Vec<String> = scope
+        .terminals
+        .iter_mut()
+        .filter(|(_, t)| t.in_session())
+        .filter_map(|(name, t)| t.close_session().is_err().then(|| name.clone()))
+        .collect();
+    for name in lost {
+        scope.terminals.remove(&name);
+    }
 }
 
 fn terminal<'s>(
@@ -636,4 +948,49 @@ pub enum PrepareError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Images(#[from] crate::engine::ImageError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(md: &str) -> Page {
+        snippet::parse_page(Path::new("p.md"), md).unwrap()
+    }
+
+    // Each step is typed the way its prompt and session change say.
+    #[test]
+    fn step_kinds_follow_prompts_and_sessions() {
+        let p = page("```console\n$ docker run -it alpine\n/ # ls\n/ # exit\n$ true\n```\n");
+        assert_eq!(
+            step_kinds(&p),
+            [[
+                StepKind::OpenShell,
+                StepKind::Container,
+                StepKind::Exit,
+                StepKind::Host
+            ]]
+        );
+    }
+
+    // `docker attach` to a program that is not a shell: no prompt will come, so the attach step waits for
+    // the lines the page shows, even when the detach is written in a later block.
+    #[test]
+    fn attach_without_shell_waits_for_lines() {
+        let p = page(
+            "```console\n$ docker run -d --name p alpine ping 127.0.0.1\n$ docker attach p\n64 bytes\n64 bytes\n```\n\n```console\n^P^Q\n$ true\n```\n",
+        );
+        let kinds = step_kinds(&p);
+        assert_eq!(kinds[0][1], StepKind::Attach { lines: 2 });
+        assert_eq!(kinds[1][0], StepKind::Detach);
+    }
+
+    // The transcript shows `^C` where the interrupt went out, as the page does.
+    #[test]
+    fn interrupt_mark_goes_after_n_lines() {
+        assert_eq!(with_interrupt_mark("a\nb\nc\n", 2), "a\nb\n^C\nc\n");
+        assert_eq!(with_interrupt_mark("a\n", 0), "^C\na\n");
+        // Fewer lines than the page expected: the interrupt went out at the timeout, not after them.
+        assert_eq!(with_interrupt_mark("a", 2), "a");
+    }
 }

@@ -20,7 +20,7 @@ use bollard::Docker;
 use crate::config::ImageRecipe;
 
 pub use images::{ImageError, ImageOrigin, ImageStatus};
-pub use terminal::{CommandResult, Terminal, TerminalError, TerminalSetup};
+pub use terminal::{CommandResult, StepKind, StepSpec, Terminal, TerminalError, TerminalSetup};
 
 /// The socket `scripts/engine-start` gives docktest's sealed engine.
 pub const SEALED_SOCKET: &str = "/run/docktest/docker.sock";

@@ -55,16 +55,72 @@ pub struct TerminalSetup {
     pub env: Vec<(String, String)>,
 }
 
-/// What one command did.
+/// How a step is typed and when it is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// A host command: done at the host prompt.
+    Host,
+    /// A host command that opens an interactive container shell (`docker run -it alpine`): done when the
+    /// container's shell shows its prompt, or at the host prompt if the command returned instead.
+    OpenShell,
+    /// A host command that attaches to a container whose program is not a shell (`docker attach` to a
+    /// `ping`): no prompt will come; done once `lines` lines of output have appeared or output pauses.
+    Attach { lines: usize },
+    /// A command typed at the container shell's prompt: done at its next prompt (or at the host prompt if the
+    /// shell ended).
+    Container,
+    /// `exit` at the container prompt: done at the host prompt.
+    Exit,
+    /// Ctrl-P Ctrl-Q: docker's detach keys; done at the host prompt.
+    Detach,
+}
+
+/// One step to run.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    pub kind: StepKind,
+    /// Lines typed, each followed by Enter (not used for [`StepKind::Detach`]).
+    pub input: Vec<String>,
+    pub timeout: Duration,
+    /// Send Ctrl-C once this many lines of output have appeared (`^C` on the page).
+    pub interrupt_after: Option<usize>,
+}
+
+/// What one step did.
 #[derive(Debug, Clone)]
 pub struct CommandResult {
-    /// Raw bytes read back, marker removed, lossily decoded.
+    /// Raw bytes read back, markers removed, lossily decoded.
     pub output: String,
-    /// `$?` after the command; `None` when the terminal was lost.
+    /// `$?` after the command (the host's, or the container shell's); `None` when the terminal was lost or
+    /// the step was cut short.
     pub status: Option<i32>,
     pub timed_out: bool,
+    /// Set when a timed-out step inside a container could not be interrupted and its session was closed.
+    pub session_closed: bool,
     pub elapsed: Duration,
 }
+
+/// Which prompt a marker came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    Host(i32),
+    Container(i32),
+}
+
+/// The step in flight.
+struct Running {
+    spec: StepSpec,
+    started: Instant,
+    interrupted: bool,
+    /// Output before the container's shell was set up (what an opening command itself printed).
+    opening_output: Option<String>,
+}
+
+/// How long an opening command may stay silent before its shell is taken to be waiting (`docker attach` to
+/// a shell prints nothing until Enter).
+const OPEN_QUIET: Duration = Duration::from_millis(300);
+/// How long to wait for the first output of an opening command.
+const OPEN_FIRST_OUTPUT: Duration = Duration::from_secs(2);
 
 pub struct Terminal {
     name: String,
@@ -75,7 +131,11 @@ pub struct Terminal {
     /// Bytes read but not yet consumed.
     pending: Vec<u8>,
     marker: regex::bytes::Regex,
+    nonce: String,
     bash_pid: Option<u32>,
+    /// Whether the docker CLI in this terminal is attached to a container right now.
+    in_session: bool,
+    running: Option<Running>,
 }
 
 impl Terminal {
@@ -153,7 +213,8 @@ impl Terminal {
             })?;
 
         let nonce = nonce();
-        let marker = regex::bytes::Regex::new(&format!(r"\x1b\]docktest;{nonce};(\d+)\x07"))
+        // `H` marks the host's prompt, `C` the prompt of a container shell opened in this terminal.
+        let marker = regex::bytes::Regex::new(&format!(r"\x1b\]docktest;([HC]){nonce};(\d+)\x07"))
             .expect("marker regex is valid");
         let bash_pid = child.process_id();
         let mut term = Terminal {
@@ -164,17 +225,20 @@ impl Terminal {
             chunks,
             pending: Vec::new(),
             marker,
+            nonce: nonce.clone(),
             bash_pid,
+            in_session: false,
+            running: None,
         };
         // `set +H`: a `!` in a command is text, as in a script. `stty -echo`: the commands are typed, not shown.
         let init = format!(
             "stty -echo cols {COLS} rows {ROWS}; set +H; PS1=''; PS2=''; \
-             PROMPT_COMMAND='printf \"\\033]docktest;{nonce};%d\\007\" $?'\n"
+             PROMPT_COMMAND='printf \"\\033]docktest;H{nonce};%d\\007\" $?'\n"
         );
-        term.type_line(&init)?;
-        match term.read_until_marker(Instant::now() + START_TIMEOUT) {
-            Some(_) => Ok(term),
-            None => Err(TerminalError::NoPrompt {
+        term.type_bytes(init.as_bytes())?;
+        match term.next_mark(Instant::now() + START_TIMEOUT) {
+            Some((_, Mark::Host(_))) => Ok(term),
+            _ => Err(TerminalError::NoPrompt {
                 name: name.to_string(),
                 secs: START_TIMEOUT.as_secs(),
             }),
@@ -185,47 +249,231 @@ impl Terminal {
         &self.name
     }
 
-    /// Types `lines` (one command with its continuation lines) and waits for the prompt. Past `timeout` the
-    /// command's process group is killed, as a reader would give up on it.
-    pub fn run(
-        &mut self,
-        lines: &[String],
-        timeout: Duration,
-    ) -> Result<CommandResult, TerminalError> {
-        let start = Instant::now();
-        self.pending.clear();
+    /// Whether a container session is open in this terminal.
+    pub fn in_session(&self) -> bool {
+        self.in_session
+    }
+
+    /// Whether a step is still in flight.
+    pub fn busy(&self) -> bool {
+        self.running.is_some()
+    }
+
+    /// Types one command with its continuation lines (or presses detach keys) and waits for the prompt.
+    /// Past the timeout the command is interrupted, then killed, as a reader would give up on it.
+    pub fn run(&mut self, spec: StepSpec) -> Result<CommandResult, TerminalError> {
+        self.begin(spec)?;
+        Ok(self
+            .wait(None)?
+            .expect("a step always ends by its deadline"))
+    }
+
+    /// Starts a step without waiting for it. A step already in flight must have been waited for.
+    pub fn begin(&mut self, spec: StepSpec) -> Result<(), TerminalError> {
+        assert!(self.running.is_none(), "a terminal runs one step at a time");
         self.drain();
-        for line in lines {
-            self.type_line(&format!("{line}\n"))?;
+        self.pending.clear();
+        let started = Instant::now();
+        match spec.kind {
+            // Docker's default detach keys.
+            StepKind::Detach => self.type_bytes(b"\x10\x11")?,
+            _ => {
+                for line in &spec.input {
+                    self.type_bytes(format!("{line}\n").as_bytes())?;
+                }
+            }
         }
-        if let Some((output, status)) = self.read_until_marker(start + timeout) {
-            return Ok(CommandResult {
-                output,
-                status: Some(status),
-                timed_out: false,
-                elapsed: start.elapsed(),
-            });
+        self.running = Some(Running {
+            spec,
+            started,
+            interrupted: false,
+            opening_output: None,
+        });
+        Ok(())
+    }
+
+    /// Waits for the step in flight until it is done or `until` passes; `Ok(None)` means it still runs.
+    /// Without `until` it waits as long as the step's timeout allows, then interrupts it.
+    pub fn wait(&mut self, until: Option<Instant>) -> Result<Option<CommandResult>, TerminalError> {
+        let Some(mut run) = self.running.take() else {
+            return Ok(None);
+        };
+        let deadline = run.started + run.spec.timeout;
+        let stop = until.map_or(deadline, |u| u.min(deadline));
+        let done = self.advance(&mut run, stop);
+        if let Some((output, status)) = done {
+            return Ok(Some(self.finish(&run, output, Some(status), false, false)));
+        }
+        if Instant::now() < deadline {
+            self.running = Some(run);
+            return Ok(None);
         }
         if !self.alive() {
             return Err(TerminalError::Exited {
                 name: self.name.clone(),
             });
         }
-        let (output, status) = match self.interrupt_then_kill() {
+        let (result, closed) = self.give_up(&run);
+        let (output, status) = match result {
             Some((output, status)) => (output, Some(status)),
             None => (String::from_utf8_lossy(&self.pending).into_owned(), None),
         };
-        Ok(CommandResult {
-            output,
-            status,
-            timed_out: true,
-            elapsed: start.elapsed(),
-        })
+        Ok(Some(self.finish(&run, output, status, true, closed)))
     }
 
-    fn type_line(&mut self, text: &str) -> Result<(), TerminalError> {
+    fn finish(
+        &mut self,
+        run: &Running,
+        output: String,
+        status: Option<i32>,
+        timed_out: bool,
+        session_closed: bool,
+    ) -> CommandResult {
+        let output = match &run.opening_output {
+            // What the opening command printed; the shell's own first prompt is not output.
+            Some(opening) => opening.clone(),
+            None => output,
+        };
+        CommandResult {
+            output,
+            status,
+            timed_out,
+            session_closed,
+            elapsed: run.started.elapsed(),
+        }
+    }
+
+    /// Moves the step forward until it is done (returning its output and status) or `stop` passes.
+    fn advance(&mut self, run: &mut Running, stop: Instant) -> Option<(String, i32)> {
+        match run.spec.kind {
+            StepKind::Host | StepKind::Container | StepKind::Exit | StepKind::Detach => {
+                self.await_mark(run, stop)
+            }
+            StepKind::OpenShell => {
+                if run.opening_output.is_none() {
+                    // Either the command returns (no session: an error, or not a shell after all) or its
+                    // shell waits for input; then it gets the container marker prompt.
+                    let first = (run.started + OPEN_FIRST_OUTPUT).min(stop);
+                    if let Some(done) = self.mark_or_quiet(first, stop) {
+                        return Some(done);
+                    }
+                    if Instant::now() >= stop {
+                        return None;
+                    }
+                    let opening = strip_partial_line(&String::from_utf8_lossy(&self.pending));
+                    self.pending.clear();
+                    run.opening_output = Some(opening);
+                    if self.type_bytes(self.container_init().as_bytes()).is_err() {
+                        return None;
+                    }
+                }
+                match self.next_mark(stop)? {
+                    (_, Mark::Container(_)) => {
+                        self.in_session = true;
+                        Some((String::new(), 0))
+                    }
+                    (output, Mark::Host(status)) => {
+                        run.opening_output = None;
+                        self.in_session = false;
+                        Some((output, status))
+                    }
+                }
+            }
+            StepKind::Attach { lines } => {
+                let first = (run.started + OPEN_FIRST_OUTPUT).min(stop);
+                loop {
+                    if let Some(m) = self.marker.find(&self.pending) {
+                        let output =
+                            String::from_utf8_lossy(&self.pending[..m.start()]).into_owned();
+                        let status = self.take_mark().map_or(-1, |m| match m {
+                            Mark::Host(s) | Mark::Container(s) => s,
+                        });
+                        return Some((output, status));
+                    }
+                    let seen = count_lines(&self.pending);
+                    if seen >= lines.max(1) || (lines == 0 && Instant::now() >= first) {
+                        self.in_session = true;
+                        let output = String::from_utf8_lossy(&self.pending).into_owned();
+                        self.pending.clear();
+                        return Some((output, 0));
+                    }
+                    if !self.read_some(stop) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the marker that ends the step, sending the page's `^C` once its lines have appeared.
+    fn await_mark(&mut self, run: &mut Running, stop: Instant) -> Option<(String, i32)> {
+        loop {
+            if self.marker.is_match(&self.pending) {
+                let (output, mark) = self.next_mark(stop)?;
+                return Some(match mark {
+                    Mark::Host(status) => {
+                        // Back at the host prompt: whatever session there was has ended.
+                        self.in_session = false;
+                        (output, status)
+                    }
+                    Mark::Container(status) => (output, status),
+                });
+            }
+            if let Some(n) = run.spec.interrupt_after {
+                if !run.interrupted && count_lines(&self.pending) >= n {
+                    run.interrupted = true;
+                    let _ = self.type_bytes(b"\x03");
+                }
+            }
+            if !self.read_some(stop) {
+                return None;
+            }
+        }
+    }
+
+    /// The timeout passed: Ctrl-C, as a reader would (bash then also leaves a loop the command ran in). If
+    /// that does not bring a prompt back, kill the foreground process group, repeatedly, which inside a
+    /// session is the docker CLI: the session closes and the host prompt returns.
+    fn give_up(&mut self, run: &Running) -> (Option<(String, i32)>, bool) {
+        if self.type_bytes(b"\x03").is_ok() {
+            match self.next_mark(Instant::now() + INTERRUPT_GRACE) {
+                Some((output, Mark::Host(status))) => {
+                    self.in_session = false;
+                    return (Some((output, status)), false);
+                }
+                Some((output, Mark::Container(status))) if run.spec.kind != StepKind::OpenShell => {
+                    return (Some((output, status)), false);
+                }
+                _ => {}
+            }
+        }
+        let was_in_session = self.in_session || run.spec.kind == StepKind::OpenShell;
+        let deadline = Instant::now() + KILL_GRACE;
+        while Instant::now() < deadline {
+            self.kill_foreground();
+            if let Some((output, Mark::Host(status))) =
+                self.next_mark(Instant::now() + INTERRUPT_GRACE)
+            {
+                self.in_session = false;
+                return (Some((output, status)), was_in_session);
+            }
+        }
+        (None, was_in_session)
+    }
+
+    /// Sets the container shell up like the host one: no echo, and a marker prompt carrying `$?`. Written
+    /// with `printf` so that it works in busybox ash, bash and dash alike.
+    fn container_init(&self) -> String {
+        let nonce = &self.nonce;
+        format!(
+            "stty -echo 2>/dev/null; unset PROMPT_COMMAND; PS2=''; \
+             PS1=\"$(printf '\\033]docktest;C{nonce};')\"'$?'\"$(printf '\\007')\"\n"
+        )
+    }
+
+    fn type_bytes(&mut self, bytes: &[u8]) -> Result<(), TerminalError> {
         self.writer
-            .write_all(text.as_bytes())
+            .write_all(bytes)
             .and_then(|()| self.writer.flush())
             .map_err(|source| TerminalError::Write {
                 name: self.name.clone(),
@@ -240,47 +488,91 @@ impl Terminal {
         }
     }
 
-    /// Reads until the marker; returns the output before it and the status it carries.
-    fn read_until_marker(&mut self, deadline: Instant) -> Option<(String, i32)> {
+    /// Reads one chunk, or returns false when `stop` passed or the terminal closed.
+    fn read_some(&mut self, stop: Instant) -> bool {
+        let now = Instant::now();
+        if now >= stop {
+            return false;
+        }
+        match self.chunks.recv_timeout(stop - now) {
+            Ok(chunk) => {
+                self.pending.extend_from_slice(&chunk);
+                true
+            }
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    /// Removes everything up to and including the first marker; returns what it said.
+    fn take_mark(&mut self) -> Option<Mark> {
+        let caps = self.marker.captures(&self.pending)?;
+        let whole = caps.get(0).expect("group 0 always matches");
+        let status = std::str::from_utf8(&caps[2])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(-1);
+        let mark = if &caps[1] == b"H" {
+            Mark::Host(status)
+        } else {
+            Mark::Container(status)
+        };
+        let end = whole.end();
+        self.pending.drain(..end);
+        Some(mark)
+    }
+
+    /// Reads until a marker; returns the output before it and the marker.
+    fn next_mark(&mut self, stop: Instant) -> Option<(String, Mark)> {
         loop {
-            if let Some(caps) = self.marker.captures(&self.pending) {
-                let whole = caps.get(0).expect("group 0 always matches");
-                let status = std::str::from_utf8(&caps[1])
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(-1);
-                let output = String::from_utf8_lossy(&self.pending[..whole.start()]).into_owned();
-                self.pending.drain(..whole.end());
-                return Some((output, status));
+            if let Some(m) = self.marker.find(&self.pending) {
+                let output = String::from_utf8_lossy(&self.pending[..m.start()]).into_owned();
+                let mark = self.take_mark()?;
+                return Some((output, mark));
             }
-            let now = Instant::now();
-            if now >= deadline {
+            if !self.read_some(stop) {
                 return None;
-            }
-            match self.chunks.recv_timeout(deadline - now) {
-                Ok(chunk) => self.pending.extend_from_slice(&chunk),
-                Err(RecvTimeoutError::Timeout) => return None,
-                Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
     }
 
-    /// Ctrl-C first, as a reader would (bash then also leaves a loop the command ran in); then SIGKILL to
-    /// the foreground process group, repeated while new foreground jobs show up.
-    fn interrupt_then_kill(&mut self) -> Option<(String, i32)> {
-        if self.type_line("\x03").is_ok() {
-            if let Some(done) = self.read_until_marker(Instant::now() + INTERRUPT_GRACE) {
-                return Some(done);
+    /// For an opening command: returns `Some` if it came back to the host prompt; `None` once it printed
+    /// something and then paused (its shell waits for input), or printed nothing until `first`.
+    fn mark_or_quiet(&mut self, first: Instant, stop: Instant) -> Option<(String, i32)> {
+        loop {
+            if self.marker.is_match(&self.pending) {
+                return match self.next_mark(stop)? {
+                    (output, Mark::Host(status)) => Some((output, status)),
+                    // A shell that already carries a marker prompt: a re-attached session.
+                    (_, Mark::Container(_)) => None,
+                };
+            }
+            let limit = if self.pending.is_empty() {
+                first
+            } else {
+                (Instant::now() + OPEN_QUIET).min(stop)
+            };
+            if !self.read_some(limit) {
+                return None;
             }
         }
+    }
+
+    /// Ends the container session by killing the docker CLI attached to it; the container keeps running.
+    pub fn close_session(&mut self) -> Result<(), TerminalError> {
         let deadline = Instant::now() + KILL_GRACE;
-        while Instant::now() < deadline {
+        while self.in_session && Instant::now() < deadline {
             self.kill_foreground();
-            if let Some(done) = self.read_until_marker(Instant::now() + INTERRUPT_GRACE) {
-                return Some(done);
+            if let Some((_, Mark::Host(_))) = self.next_mark(Instant::now() + INTERRUPT_GRACE) {
+                self.in_session = false;
             }
         }
-        None
+        if self.in_session {
+            return Err(TerminalError::NoPrompt {
+                name: self.name.clone(),
+                secs: KILL_GRACE.as_secs(),
+            });
+        }
+        Ok(())
     }
 
     fn alive(&mut self) -> bool {
@@ -311,6 +603,19 @@ impl Terminal {
 impl Drop for Terminal {
     fn drop(&mut self) {
         self.kill_session();
+    }
+}
+
+/// Newline-terminated lines in raw terminal output.
+fn count_lines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Drops a last line that has no newline: a prompt the shell printed while waiting.
+fn strip_partial_line(text: &str) -> String {
+    match text.rfind('\n') {
+        Some(i) => text[..=i].to_string(),
+        None => String::new(),
     }
 }
 
@@ -370,17 +675,24 @@ mod tests {
         }
     }
 
-    fn line(s: &str) -> Vec<String> {
-        vec![s.to_string()]
+    fn line(s: &str) -> StepSpec {
+        lines(&[s], 5_000)
+    }
+
+    fn lines(input: &[&str], timeout_ms: u64) -> StepSpec {
+        StepSpec {
+            kind: StepKind::Host,
+            input: input.iter().map(|s| s.to_string()).collect(),
+            timeout: Duration::from_millis(timeout_ms),
+            interrupt_after: None,
+        }
     }
 
     // The marker must never leak into output, and `$?` must come back exactly.
     #[test]
     fn output_and_status_without_marker() {
         let mut t = Terminal::start("t", &setup()).unwrap();
-        let r = t
-            .run(&line("echo hello; false"), Duration::from_secs(5))
-            .unwrap();
+        let r = t.run(line("echo hello; false")).unwrap();
         assert_eq!(r.output.replace('\r', ""), "hello\n");
         assert_eq!(r.status, Some(1));
         assert!(!r.timed_out);
@@ -390,10 +702,8 @@ mod tests {
     #[test]
     fn state_carries_across_commands() {
         let mut t = Terminal::start("t", &setup()).unwrap();
-        t.run(&line("X=42; cd /"), Duration::from_secs(5)).unwrap();
-        let r = t
-            .run(&line("echo $X $PWD"), Duration::from_secs(5))
-            .unwrap();
+        t.run(line("X=42; cd /")).unwrap();
+        let r = t.run(line("echo $X $PWD")).unwrap();
         assert_eq!(r.output.replace('\r', ""), "42 /\n");
     }
 
@@ -401,12 +711,7 @@ mod tests {
     #[test]
     fn continuation_lines() {
         let mut t = Terminal::start("t", &setup()).unwrap();
-        let r = t
-            .run(
-                &["echo one \\".to_string(), "two".to_string()],
-                Duration::from_secs(5),
-            )
-            .unwrap();
+        let r = t.run(lines(&["echo one \\", "two"], 5_000)).unwrap();
         assert_eq!(r.output.replace('\r', ""), "one two\n");
     }
 
@@ -415,9 +720,7 @@ mod tests {
     fn timeout_kills_the_command_not_the_shell() {
         let mut t = Terminal::start("t", &setup()).unwrap();
         let start = Instant::now();
-        let r = t
-            .run(&line("echo before; sleep 100"), Duration::from_millis(500))
-            .unwrap();
+        let r = t.run(lines(&["echo before; sleep 100"], 500)).unwrap();
         assert!(r.timed_out);
         assert!(
             start.elapsed() < Duration::from_secs(4),
@@ -425,7 +728,7 @@ mod tests {
             start.elapsed()
         );
         assert!(r.output.contains("before"));
-        let r = t.run(&line("echo after"), Duration::from_secs(5)).unwrap();
+        let r = t.run(line("echo after")).unwrap();
         assert_eq!(r.output.replace('\r', ""), "after\n");
     }
 
@@ -434,14 +737,35 @@ mod tests {
     fn timeout_ends_a_loop() {
         let mut t = Terminal::start("t", &setup()).unwrap();
         let r = t
-            .run(
-                &line("while true; do sleep 100; done"),
-                Duration::from_millis(300),
-            )
+            .run(lines(&["while true; do sleep 100; done"], 300))
             .unwrap();
         assert!(r.timed_out);
         assert!(r.status.is_some());
-        let r = t.run(&line("echo after"), Duration::from_secs(5)).unwrap();
+        let r = t.run(line("echo after")).unwrap();
         assert_eq!(r.output.replace('\r', ""), "after\n");
+    }
+
+    // `^C` on the page: the interrupt goes out once the lines before it have appeared.
+    #[test]
+    fn interrupt_after_lines() {
+        let mut t = Terminal::start("t", &setup()).unwrap();
+        let mut spec = line("echo one; echo two; sleep 100");
+        spec.interrupt_after = Some(2);
+        let r = t.run(spec).unwrap();
+        assert!(!r.timed_out);
+        assert_eq!(r.status, Some(130));
+        assert!(r.output.replace('\r', "").starts_with("one\ntwo\n"));
+    }
+
+    // A step can keep running while the page moves on, and be collected later.
+    #[test]
+    fn begin_then_wait_later() {
+        let mut t = Terminal::start("t", &setup()).unwrap();
+        t.begin(lines(&["sleep 0.5; echo done"], 5_000)).unwrap();
+        assert!(t.wait(Some(Instant::now())).unwrap().is_none());
+        assert!(t.busy());
+        let r = t.wait(None).unwrap().unwrap();
+        assert_eq!(r.output.replace('\r', ""), "done\n");
+        assert!(!t.busy());
     }
 }
