@@ -211,7 +211,12 @@ impl Observer for Printer {
         if let Verdict::Failed(failures) = &block.verdict {
             for f in failures {
                 let first = f.command.lines().next().unwrap_or_default();
-                println!("    {}:{}: {}{first}", page.path.display(), f.line, f.prompt);
+                println!(
+                    "    {}:{}: {}{first}",
+                    page.path.display(),
+                    f.line,
+                    f.prompt
+                );
                 match &f.what {
                     StepFailure::Output { diff, conflict } => {
                         println!("      output differs from the page (- page, + actual):");
