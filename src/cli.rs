@@ -1,29 +1,35 @@
-//! The command line: `mdbook-docktest test [BOOK]`.
+//! The command line: `mdbook-docktest` (mdBook's preprocessor), `mdbook-docktest supports RENDERER` and
+//! `mdbook-docktest test [BOOK]`.
 
-use std::io::Write;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anstream::ColorChoice;
 use clap::{Parser, Subcommand};
-use owo_colors::OwoColorize;
+use mdbook_preprocessor::Preprocessor;
 
-use crate::engine::Endpoint;
-use crate::runner::{
-    self, BlockRun, Book, Observer, PageRun, RunOptions, SnapshotMode, SnapshotVerdict,
-    StepFailure, Verdict,
-};
-use crate::snippet::{Page, Status};
+use crate::config::OnUnverified;
+use crate::engine::{self, Endpoint, Engine};
+use crate::preprocessor::{self, Docktest, PreprocessError};
+use crate::report::{self, Printer};
+use crate::runner::{self, Book, PageRun, RunOptions, SnapshotMode, StepFailure, Verdict};
+use crate::snapshot;
+use crate::snippet;
+use crate::update;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "mdbook-docktest",
     version,
-    about = "Keep a Docker guide's shell examples true"
+    about = "Keep a Docker guide's shell examples true",
+    long_about = "Keep a Docker guide's shell examples true.\n\nWithout a command, mdbook-docktest is the \
+                  mdBook preprocessor: `mdbook build` runs it (mdBook's JSON on stdin, the book on stdout) to \
+                  publish each shell example as its last verified run."
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +43,20 @@ pub enum Command {
         /// Run only pages whose path contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Write a JUnit XML report to FILE: one test case per block, named by page and line.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Rewrite the expected output in the pages from the run, keeping the wildcards that still match.
+        /// Refused when CI=true.
+        #[arg(long)]
+        update: bool,
+    },
+    /// Remove the containers, networks and volumes that runs killed before their cleanup left in the engine.
+    Clean,
+    /// mdBook asks whether the preprocessor supports a renderer: exit status 0 means yes.
+    Supports {
+        /// The renderer's name (`html`, `markdown`, ...).
+        renderer: String,
     },
 }
 
@@ -49,6 +69,8 @@ pub enum Outcome {
     Mismatch = 1,
     /// Bad input or no usable engine.
     Error = 2,
+    /// Stopped by Ctrl-C (after cleaning up), as shells report SIGINT.
+    Interrupted = 130,
 }
 
 /// A failure before anything ran, with what the user can do about it.
@@ -69,18 +91,165 @@ impl<E: Into<anyhow::Error>> From<E> for Fatal {
 
 pub fn run(cli: Cli) -> Result<Outcome, Fatal> {
     match cli.command {
-        Command::Test { book, filter } => test(book, filter),
+        None => preprocess(),
+        Some(Command::Supports { renderer }) => {
+            let yes = Docktest.supports_renderer(&renderer).unwrap_or(false);
+            Ok(if yes {
+                Outcome::Verified
+            } else {
+                Outcome::Mismatch
+            })
+        }
+        Some(Command::Test {
+            book,
+            filter,
+            junit,
+            update,
+        }) => test(book, filter, junit, update),
+        Some(Command::Clean) => clean(),
     }
 }
 
-fn test(root: PathBuf, filter: Option<String>) -> Result<Outcome, Fatal> {
+/// `clean`: what killed runs left, from their journals.
+fn clean() -> Result<Outcome, Fatal> {
+    let engine = Engine::connect(Endpoint::from_env()).map_err(|e| {
+        let hint = e.hint().map(String::from);
+        Fatal {
+            error: e.into(),
+            hint,
+        }
+    })?;
+    let removed = engine.clean()?;
+    if removed.is_empty() {
+        println!("nothing to clean: no killed run left anything in this engine");
+    }
+    for (kind, names) in [
+        ("container", &removed.containers),
+        ("network", &removed.networks),
+        ("volume", &removed.volumes),
+    ] {
+        for name in names {
+            println!("removed {kind} {name}");
+        }
+    }
+    Ok(Outcome::Verified)
+}
+
+/// Ctrl-C stops the run as soon as the command in flight is given up on, and each page still removes what it
+/// created; a second Ctrl-C quits at once, leaving `mdbook-docktest clean` to finish.
+fn stop_on_ctrl_c() {
+    let _ = ctrlc::set_handler(|| {
+        if engine::cancelled() {
+            eprintln!(
+                "\nquitting without cleanup; run `mdbook-docktest clean` to remove what is left"
+            );
+            std::process::exit(Outcome::Interrupted as i32);
+        }
+        eprintln!("\ninterrupted: cleaning up (Ctrl-C again to quit at once)");
+        engine::cancel();
+    });
+}
+
+/// Whether CI=true (or any value but `false`/`0`) is set: nothing is written then.
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The preprocessor: replay the book from its snapshots, fail (exit 1) on unverified blocks unless
+/// `on-unverified = "warn"`.
+fn preprocess() -> Result<Outcome, Fatal> {
+    if std::io::stdin().is_terminal() {
+        return Err(Fatal {
+            error: anyhow::anyhow!(
+                "without a command, mdbook-docktest is mdBook's preprocessor and reads mdBook's JSON on stdin"
+            ),
+            hint: Some(
+                "run `mdbook build` on a book with a [preprocessor.docktest] table, or `mdbook-docktest test` \
+                 to verify a book"
+                    .into(),
+            ),
+        });
+    }
+    let replay = match preprocessor::preprocess(std::io::stdin().lock(), std::io::stdout().lock()) {
+        Ok(r) => r,
+        Err(e @ PreprocessError::Parse(_)) => {
+            return Err(Fatal {
+                error: e.into(),
+                hint: Some(format!(
+                    "fix the block; `{}` reports the same errors",
+                    preprocessor::FIX
+                )),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(w) = &replay.version_warning {
+        eprintln!("warning: {w}");
+    }
+    if replay.problems.is_empty() {
+        return Ok(Outcome::Verified);
+    }
+    let (word, outcome) = match replay.on_unverified {
+        OnUnverified::Error => ("error", Outcome::Mismatch),
+        OnUnverified::Warn => ("warning", Outcome::Verified),
+    };
+    for p in &replay.problems {
+        eprintln!("{word}: {p}");
+    }
+    let count = replay.problems.len();
+    match replay.on_unverified {
+        OnUnverified::Error => eprintln!(
+            "error: {count} example(s) are not verified, so the book is not built\n\
+             hint: verify them with `{} {}`, then review the new snapshots with \
+             `cargo insta review --snapshot-path snapshots` (or set on-unverified = \"warn\" under \
+             [preprocessor.docktest] to publish them marked as not verified)",
+            preprocessor::FIX,
+            replay.root.display()
+        ),
+        OnUnverified::Warn => eprintln!(
+            "warning: {count} example(s) are published marked as not verified\n\
+             hint: verify them with `{} {}`",
+            preprocessor::FIX,
+            replay.root.display()
+        ),
+    }
+    Ok(outcome)
+}
+
+fn test(
+    root: PathBuf,
+    filter: Option<String>,
+    junit: Option<PathBuf>,
+    update: bool,
+) -> Result<Outcome, Fatal> {
     let start = Instant::now();
+    if update && ci() {
+        return Err(Fatal {
+            error: anyhow::anyhow!("--update rewrites pages, and CI=true forbids writing anything"),
+            hint: Some(
+                "run `mdbook-docktest test --update` on your machine and commit the pages it changes"
+                    .into(),
+            ),
+        });
+    }
     let book = Book::load(&root)?;
+    if !ci() {
+        let dir = book.config.snapshot_dir(&book.root);
+        snapshot::check_writable(&dir).map_err(|e| Fatal {
+            error: e.into(),
+            hint: Some(format!(
+                "make {} writable, or point `snapshots` under [preprocessor.docktest] in book.toml at a \
+                 folder that is",
+                dir.display()
+            )),
+        })?;
+    }
+    stop_on_ctrl_c();
     let endpoint = Endpoint::from_env();
     let (engine, images) = runner::prepare(&book, endpoint.clone()).map_err(|e| {
         let hint = match &e {
             runner::PrepareError::Engine(e) => e.hint().map(String::from),
-            runner::PrepareError::Images(_) => None,
+            runner::PrepareError::Images(_) | runner::PrepareError::Image { .. } => None,
         };
         Fatal {
             error: e.into(),
@@ -88,7 +257,6 @@ fn test(root: PathBuf, filter: Option<String>) -> Result<Outcome, Fatal> {
         }
     })?;
     let color = anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never;
-    let mut out = Printer { color };
 
     println!("engine: {} at {}", engine.info(), endpoint.host);
     if let Some(netns) = &endpoint.netns {
@@ -97,16 +265,27 @@ fn test(root: PathBuf, filter: Option<String>) -> Result<Outcome, Fatal> {
     for image in &images {
         println!("image:  {image}");
     }
-    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
     let options = RunOptions {
         filter,
-        snapshots: if ci {
+        snapshots: if ci() {
             SnapshotMode::CheckOnly
         } else {
             SnapshotMode::CheckAndWritePending
         },
         color,
     };
+    let blocks = book
+        .pages
+        .iter()
+        .filter(|p| {
+            options
+                .filter
+                .as_deref()
+                .is_none_or(|f| p.path.to_string_lossy().contains(f))
+        })
+        .map(|p| p.blocks.len())
+        .sum();
+    let mut out = Printer::new(color, blocks);
     let pages = runner::run_book(&engine, &book, &options, &mut out);
     if pages.is_empty() {
         return Err(Fatal {
@@ -114,180 +293,97 @@ fn test(root: PathBuf, filter: Option<String>) -> Result<Outcome, Fatal> {
             hint: Some("check --filter against the chapter paths in SUMMARY.md".into()),
         });
     }
-    Ok(out.summary(&pages, start))
-}
-
-struct Printer {
-    color: bool,
-}
-
-impl Printer {
-    fn paint(&self, text: &str, style: owo_colors::Style) -> String {
-        if self.color {
-            text.style(style).to_string()
-        } else {
-            text.to_string()
-        }
+    let counts = out.summary(&pages, start);
+    if engine::cancelled() {
+        eprintln!("interrupted: the pages that ran removed what they created");
+        return Ok(Outcome::Interrupted);
     }
-
-    fn summary(&self, pages: &[PageRun], start: Instant) -> Outcome {
-        let blocks = pages.iter().flat_map(|p| &p.blocks);
-        let (mut verified, mut failed, mut ignored, mut snapshots) = (0, 0, 0, 0);
-        for b in blocks {
-            match (&b.verdict, &b.snapshot) {
-                (Verdict::Ignored { .. }, _) => ignored += 1,
-                (Verdict::Failed(_), _) => failed += 1,
-                (Verdict::Verified, SnapshotVerdict::NotChecked | SnapshotVerdict::Matches) => {
-                    verified += 1
-                }
-                (Verdict::Verified, _) => snapshots += 1,
-            }
-        }
-        let cleanup_failures = pages.iter().filter(|p| p.cleanup.is_err()).count();
-        let mut line = format!("{verified} verified, {failed} failed");
-        if snapshots > 0 {
-            line.push_str(&format!(", {snapshots} with new or changed snapshots"));
-        }
-        if ignored > 0 {
-            line.push_str(&format!(", {ignored} ignored"));
-        }
-        line.push_str(&format!(
-            " in {} page(s), {:.1}s",
-            pages.len(),
-            start.elapsed().as_secs_f64()
-        ));
-        println!();
-        let ok = failed == 0 && snapshots == 0 && cleanup_failures == 0;
-        let style = if ok {
-            owo_colors::Style::new().green().bold()
-        } else {
-            owo_colors::Style::new().red().bold()
-        };
-        println!("{}", self.paint(&line, style));
-        if snapshots > 0 {
-            println!(
-                "hint: review the pending snapshots with `cargo insta review --snapshot-path snapshots` \
-                 (or accept them all with `cargo insta accept`)"
-            );
-        }
-        if ok {
+    if let Some(path) = &junit {
+        let xml = report::junit(&pages, &engine.info().to_string(), start.elapsed());
+        std::fs::write(path, xml).map_err(|e| Fatal {
+            error: anyhow::Error::new(e)
+                .context(format!("cannot write the JUnit report {}", path.display())),
+            hint: None,
+        })?;
+        println!("junit:  {}", path.display());
+    }
+    if update {
+        let fixed = update_pages(&book, &pages)?;
+        // The run's own failures are fixed in the pages when every one of them was an output or a status.
+        let only_fixed = pages
+            .iter()
+            .flat_map(|p| &p.blocks)
+            .all(|b| match &b.verdict {
+                Verdict::Failed(failures) => failures.iter().all(|f| {
+                    matches!(
+                        f.what,
+                        StepFailure::Output { .. } | StepFailure::Status { .. }
+                    )
+                }),
+                _ => true,
+            });
+        let rest_ok =
+            counts.snapshots == 0 && counts.cleanup_failures == 0 && counts.page_problems == 0;
+        return Ok(if fixed && only_fixed && rest_ok {
             Outcome::Verified
         } else {
             Outcome::Mismatch
-        }
+        });
     }
+    Ok(if counts.ok() {
+        Outcome::Verified
+    } else {
+        Outcome::Mismatch
+    })
 }
 
-impl Observer for Printer {
-    fn page_started(&mut self, page: &Page) {
-        println!(
-            "\n{}",
-            self.paint(
-                &page.path.display().to_string(),
-                owo_colors::Style::new().bold()
-            )
-        );
-    }
-
-    fn block_done(&mut self, page: &Page, block: &BlockRun) {
-        let place = format!("{}:{}", page.path.display(), block.line);
-        let secs = format!("{:.2}s", block.elapsed.as_secs_f64());
-        let kind = if block.hidden { " (hidden)" } else { "" };
-        let (word, style) = match (&block.verdict, &block.snapshot) {
-            (Verdict::Ignored { .. }, _) => ("ignored", owo_colors::Style::new().yellow()),
-            (Verdict::Failed(_), _) => ("FAILED", owo_colors::Style::new().red().bold()),
-            (Verdict::Verified, SnapshotVerdict::New { .. }) => {
-                ("new snapshot", owo_colors::Style::new().yellow().bold())
-            }
-            (Verdict::Verified, SnapshotVerdict::Changed { .. }) => {
-                ("snapshot changed", owo_colors::Style::new().red().bold())
-            }
-            (Verdict::Verified, _) => ("verified", owo_colors::Style::new().green()),
+/// `--update`: rewrites every page whose output or exit statuses did not match; `true` when every rewritten
+/// page now matches its run.
+fn update_pages(book: &Book, runs: &[PageRun]) -> Result<bool, Fatal> {
+    let prompts = book
+        .config
+        .container_prompts()
+        .map_err(anyhow::Error::new)?;
+    let mut all_fixed = true;
+    for run in runs {
+        let Some(page) = book.pages.iter().find(|p| p.path == run.path) else {
+            continue;
         };
-        println!("  {:<16} {place}{kind}  {secs}", self.paint(word, style));
-        if let Verdict::Ignored { reason } = &block.verdict {
-            println!("      reason: {reason}");
+        let file = book.root.join(&page.path);
+        let content = std::fs::read_to_string(&file).map_err(|e| {
+            anyhow::Error::new(e).context(format!("cannot read {}", file.display()))
+        })?;
+        if snippet::parse_page_with(&page.path, &content, &prompts).as_ref() != Ok(page) {
+            eprintln!(
+                "warning: {} changed during the run; not updated (run again)",
+                page.path.display()
+            );
+            all_fixed = false;
+            continue;
         }
-        if let Verdict::Failed(failures) = &block.verdict {
-            for f in failures {
-                let first = f.command.lines().next().unwrap_or_default();
-                println!(
-                    "    {}:{}: {}{first}",
-                    page.path.display(),
-                    f.line,
-                    f.prompt
-                );
-                match &f.what {
-                    StepFailure::Output { diff, conflict } => {
-                        println!("      output differs from the page (- page, + actual):");
-                        for l in diff.lines() {
-                            println!("      {l}");
-                        }
-                        if let Some(c) = conflict {
-                            println!("      {c}");
-                        }
-                    }
-                    StepFailure::Status { expected, actual } => println!(
-                        "      exit status {actual}, but the page expects {}",
-                        match expected {
-                            Status::Success =>
-                                "success (add a `? {actual}` line if the failure is meant)"
-                                    .replace("{actual}", &actual.to_string()),
-                            Status::Code(n) => format!("`? {n}`"),
-                            Status::Failed => "a failure (`? failed`)".to_string(),
-                        }
-                    ),
-                    StepFailure::Timeout {
-                        after,
-                        session_closed,
-                    } => println!(
-                        "      still running after {}: it was interrupted{} \
-                         (raise the block's `timeout=` if it is just slow)",
-                        runner::human(*after),
-                        if *session_closed {
-                            " and its container session closed"
-                        } else {
-                            ""
-                        }
-                    ),
-                    StepFailure::Terminal { message } => println!("      {message}"),
-                }
-            }
-        }
-        match &block.snapshot {
-            SnapshotVerdict::Changed { diff, pending } => {
-                println!(
-                    "      snapshot {} differs (- stored, + actual):",
-                    block.name
-                );
-                for l in diff.lines() {
-                    println!("      {l}");
-                }
-                if let Some(p) = pending {
-                    println!("      pending: {}", p.display());
-                }
-            }
-            SnapshotVerdict::New { pending: Some(p) } => {
-                println!("      pending: {}", p.display());
-            }
-            _ => {}
-        }
-        let _ = std::io::stdout().flush();
-    }
-
-    fn page_done(&mut self, page: &PageRun) {
-        match &page.cleanup {
-            Ok(removed) if !removed.is_empty() => println!(
-                "  cleanup: removed {} container(s), {} network(s), {} volume(s) the page left",
-                removed.containers.len(),
-                removed.networks.len(),
-                removed.volumes.len()
-            ),
-            Ok(_) => {}
-            Err(e) => println!(
-                "  {} {e}",
-                self.paint("cleanup failed:", owo_colors::Style::new().red().bold())
-            ),
+        let Some(updated) = update::rewrite_page(&content, page, run) else {
+            continue;
+        };
+        std::fs::write(&file, &updated.content).map_err(|e| {
+            anyhow::Error::new(e).context(format!("cannot write {}", file.display()))
+        })?;
+        let lines: Vec<String> = updated.steps.iter().map(|l| l.to_string()).collect();
+        println!(
+            "updated: {} (the output of the command(s) on line {})",
+            page.path.display(),
+            lines.join(", ")
+        );
+        let still = snippet::parse_page_with(&page.path, &updated.content, &prompts)
+            .map(|new_page| update::still_mismatching(&new_page, run))
+            .unwrap_or_default();
+        for line in &still {
+            all_fixed = false;
+            eprintln!(
+                "warning: {}:{line}: still differs from the run after --update (a timeout, or a value the \
+                 page shows elsewhere that no longer holds); fix it by hand",
+                page.path.display()
+            );
         }
     }
+    Ok(all_fixed)
 }

@@ -1,12 +1,24 @@
 //! The book's `[preprocessor.docktest]` table in `book.toml`.
 //!
 //! mdBook reads `command`, `before`, `after`, `optional` and `renderers` from the same table, so they are
-//! declared here too: every other unknown key is an error naming the key.
+//! declared here too: every other unknown key is an error naming the key, and so is a value of the wrong
+//! type (`on-unverified = "maybe"`: "option `on-unverified`: unknown variant ...").
+//!
+//! ```toml
+//! [preprocessor.docktest]
+//! after = ["links"]              # expand {{#include}} first
+//! on-unverified = "error"        # or "warn": what `mdbook build` does with an unverified or stale block
+//! snapshots = "../snapshots"     # relative to the book root
+//! real-output = true             # show the real output where the page wrote `...` or `[..]`
+//! prompts = ['[/~]\S* # ', '# '] # container prompts, as regexes (replaces the defaults)
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::snippet::{PromptError, Prompts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -21,11 +33,21 @@ pub enum ConfigError {
 }
 
 /// docktest's options.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     /// Where the `.snap` files live, relative to the book root. Default: `../snapshots`.
     pub snapshots: Option<PathBuf>,
+    /// What `mdbook build` does with a block that has no snapshot, whose command changed since its snapshot,
+    /// or whose written output no longer matches it. Default: [`OnUnverified::Error`].
+    #[serde(default)]
+    pub on_unverified: OnUnverified,
+    /// Where the page wrote `...` or `[..]`, the published block shows the output that really ran.
+    #[serde(default = "yes")]
+    pub real_output: bool,
+    /// Container prompts as regexes matched at the start of a line (trailing space included), replacing
+    /// [`Prompts::DEFAULT`]. Checked when the config is read.
+    pub prompts: Option<Vec<String>>,
     /// Local recipes for images that cannot be pulled, by image reference (`alpine:latest`).
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecipe>,
@@ -41,6 +63,38 @@ pub struct Config {
     pub optional: Option<bool>,
     #[serde(default)]
     pub renderers: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            snapshots: None,
+            on_unverified: OnUnverified::default(),
+            real_output: true,
+            prompts: None,
+            images: BTreeMap::new(),
+            command: None,
+            before: Vec::new(),
+            after: Vec::new(),
+            optional: None,
+            renderers: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What the preprocessor does with a block it cannot vouch for.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnUnverified {
+    /// Fail the build, naming every such block.
+    #[default]
+    Error,
+    /// Print a warning per block and publish it marked "not verified".
+    Warn,
 }
 
 /// How to build a stand-in image offline: a rootfs imported into the engine (`docker import`).
@@ -93,10 +147,51 @@ impl Config {
         let book: BookToml = toml::from_str(book_toml).map_err(|e| e.to_string())?;
         match book.preprocessor.get("docktest") {
             None => Ok(Config::default()),
-            Some(table) => table
-                .clone()
+            Some(table) => Config::from_table(table.clone()),
+        }
+    }
+
+    /// Reads the `[preprocessor.docktest]` table itself (as mdBook hands it to a preprocessor). An unknown
+    /// or ill-typed option, or a prompt pattern that does not compile, is an error naming the option.
+    pub fn from_table(table: toml::Value) -> Result<Config, String> {
+        let context = |e: String| format!("[preprocessor.docktest]: {e}");
+        let toml::Value::Table(table) = table else {
+            return Err(context(format!(
+                "expected a table of options, found {}",
+                table.type_str()
+            )));
+        };
+        let config: Config =
+            toml::Value::Table(table.clone())
                 .try_into()
-                .map_err(|e: toml::de::Error| format!("[preprocessor.docktest]: {}", e.message())),
+                .map_err(|e: toml::de::Error| {
+                    // serde names unknown keys but not the key of a value of the wrong type: find it by reading
+                    // the options one by one.
+                    let culprit = table.iter().find_map(|(key, value)| {
+                        let mut one = toml::Table::new();
+                        one.insert(key.clone(), value.clone());
+                        toml::Value::Table(one).try_into::<Config>().err().map(|e| {
+                            let message = e.message();
+                            if message.contains(&format!("`{key}`")) {
+                                message.to_string()
+                            } else {
+                                format!("option `{key}`: {message}")
+                            }
+                        })
+                    });
+                    context(culprit.unwrap_or_else(|| e.message().to_string()))
+                })?;
+        config
+            .container_prompts()
+            .map_err(|e| context(format!("option `prompts`: {e}")))?;
+        Ok(config)
+    }
+
+    /// The container prompts pages are parsed with: the `prompts` option, else the defaults.
+    pub fn container_prompts(&self) -> Result<Prompts, PromptError> {
+        match &self.prompts {
+            Some(patterns) => Prompts::new(patterns),
+            None => Ok(Prompts::default()),
         }
     }
 
@@ -155,6 +250,48 @@ snapshot = \"x\"\n",
         )
         .unwrap_err();
         assert!(err.contains("unknown field `snapshot`"), "{err}");
+    }
+
+    // An option of the wrong type names the option, not just the type it expected.
+    #[test]
+    fn ill_typed_option_is_named() {
+        for (toml, option) in [
+            ("real-output = \"yes\"", "real-output"),
+            ("on-unverified = \"maybe\"", "on-unverified"),
+            ("prompts = \"# \"", "prompts"),
+            ("snapshots = 3", "snapshots"),
+        ] {
+            let err = Config::parse(&format!("[preprocessor.docktest]\n{toml}\n")).unwrap_err();
+            assert!(
+                err.starts_with(&format!("[preprocessor.docktest]: option `{option}`: ")),
+                "{err}"
+            );
+        }
+    }
+
+    // A prompt pattern that cannot work is refused when the book is read, not when a page is parsed.
+    #[test]
+    fn bad_prompt_pattern_is_named() {
+        let err = Config::parse("[preprocessor.docktest]\nprompts = [\"(\"]\n").unwrap_err();
+        assert!(
+            err.starts_with("[preprocessor.docktest]: option `prompts`: bad prompt pattern `(`"),
+            "{err}"
+        );
+    }
+
+    // The defaults: fail on unverified blocks, show real output, default prompts.
+    #[test]
+    fn defaults() {
+        let c = Config::parse("[book]\ntitle = \"x\"\n").unwrap();
+        assert_eq!(c.on_unverified, OnUnverified::Error);
+        assert!(c.real_output);
+        assert!(c.prompts.is_none());
+        let c = Config::parse(
+            "[preprocessor.docktest]\non-unverified = \"warn\"\nreal-output = false\n",
+        )
+        .unwrap();
+        assert_eq!(c.on_unverified, OnUnverified::Warn);
+        assert!(!c.real_output);
     }
 
     // The keys mdBook reads from a preprocessor table are not docktest's typos.

@@ -10,13 +10,16 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, ConfigError};
 use crate::engine::{
-    CommandResult, Engine, EngineError, Inventory, Removed, StepKind, StepSpec, Terminal,
-    TerminalError,
+    self, CommandResult, Engine, EngineError, Inventory, Proxy, Removed, StepKind, StepSpec,
+    Terminal, TerminalError,
 };
 use crate::matching::{self, Bindings, Match};
 use crate::redact::{self, Redactor};
 use crate::snapshot::{self, Check, Meta};
 use crate::snippet::{self, Block, Page, ParseError, Prompt, SessionChange, Status, Step};
+
+/// How long cleanup waits for an engine that went away to come back.
+const ENGINE_RETURN: Duration = Duration::from_secs(30);
 
 /// How often a `retry=` block is re-run while it does not match.
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -46,8 +49,9 @@ pub struct Book {
 }
 
 impl Book {
-    /// Reads `root/book.toml` and every chapter `SUMMARY.md` links, and parses their runnable blocks. Every
-    /// malformed block of the book is reported, not just the first.
+    /// Reads `root/book.toml` and every chapter `SUMMARY.md` links, and parses their runnable blocks with the
+    /// container prompts the book's options name. Every malformed block of the book is reported, not just
+    /// the first.
     pub fn load(root: &Path) -> Result<Book, BookError> {
         if !root.join("book.toml").is_file() {
             return Err(BookError::NotABook {
@@ -55,15 +59,20 @@ impl Book {
             });
         }
         let config = Config::load(root)?;
+        let prompts = config
+            .container_prompts()
+            .map_err(|e| ConfigError::Invalid {
+                path: root.join("book.toml"),
+                message: format!("[preprocessor.docktest]: option `prompts`: {e}"),
+            })?;
         let src = root.join("src");
-        let summary_path = src.join("SUMMARY.md");
-        let summary = read(&summary_path)?;
+        let summary = read(&src.join("SUMMARY.md"))?;
         let mut pages = Vec::new();
         let mut errors = Vec::new();
         for chapter in crate::markdown::summary_chapters(&summary) {
             let content = read(&src.join(&chapter))?;
             // Paths in reports read as the author sees them from the book root: `src/bridge.md:12`.
-            match snippet::parse_page(&Path::new("src").join(&chapter), &content) {
+            match snippet::parse_page_with(&Path::new("src").join(&chapter), &content, &prompts) {
                 Ok(page) => pages.push(page),
                 Err(e) => errors.push(e),
             }
@@ -76,6 +85,26 @@ impl Book {
             config,
             pages,
         })
+    }
+
+    /// Every image the pages start containers from (`docker run`/`create`), canonical (`alpine:latest`), with
+    /// where it is first used. Ignored blocks do not run, so their images are not needed.
+    pub fn images_used(&self) -> Vec<(String, String)> {
+        let mut used: Vec<(String, String)> = Vec::new();
+        for page in &self.pages {
+            for block in page.blocks.iter().filter(|b| b.attrs.ignore.is_none()) {
+                for step in &block.steps {
+                    let Some(image) = snippet::image_of(step) else {
+                        continue;
+                    };
+                    let image = engine::canonical_reference(&image);
+                    if !used.iter().any(|(i, _)| *i == image) {
+                        used.push((image, format!("{}:{}", page.path.display(), step.line)));
+                    }
+                }
+            }
+        }
+        used
     }
 
     /// Number of runnable blocks (ignored ones included).
@@ -212,12 +241,14 @@ pub struct PageRun {
     pub blocks: Vec<BlockRun>,
     /// What the cleanup after the page removed, or why it could not.
     pub cleanup: Result<Removed, String>,
+    /// Something that makes the whole page's results untrustworthy (the engine restarted under it).
+    pub problem: Option<String>,
     pub elapsed: Duration,
 }
 
 impl PageRun {
     pub fn passed(&self) -> bool {
-        self.cleanup.is_ok() && self.blocks.iter().all(BlockRun::passed)
+        self.cleanup.is_ok() && self.problem.is_none() && self.blocks.iter().all(BlockRun::passed)
     }
 }
 
@@ -247,6 +278,7 @@ pub fn run_book(
                 .as_deref()
                 .is_none_or(|f| p.path.to_string_lossy().contains(f))
         })
+        .take_while(|_| !engine::cancelled())
         .map(|page| {
             observer.page_started(page);
             let run = run_page(engine, page, options, &snapshot_dir, &date, observer);
@@ -263,6 +295,8 @@ struct PageScope<'e> {
     before: Option<Inventory>,
     /// Working directory of the page's terminals.
     workdir: Option<tempfile::TempDir>,
+    /// The proxy the terminals reach the engine through, and the private folder of its socket.
+    proxy: Option<(Proxy, tempfile::TempDir)>,
 }
 
 impl PageScope<'_> {
@@ -270,19 +304,37 @@ impl PageScope<'_> {
     fn release(&mut self) -> Result<Removed, String> {
         self.terminals.clear();
         self.workdir.take();
-        match self.before.take() {
-            Some(before) => self
-                .engine
-                .remove_all_but(&before)
-                .map_err(|e| error_chain(&e)),
-            None => Ok(Removed::default()),
-        }
+        let Some((proxy, dir)) = self.proxy.take() else {
+            return Ok(Removed::default());
+        };
+        let created = proxy.created();
+        drop(proxy);
+        let before = self.before.take().unwrap_or_default();
+        // An engine that is restarting comes back within seconds; give it that long before giving up.
+        let deadline = Instant::now() + ENGINE_RETURN;
+        let removed = loop {
+            match self.engine.remove_created(&created, &before) {
+                Ok(removed) => break removed,
+                Err(e) if Instant::now() < deadline && e.is_unreachable() => {
+                    std::thread::sleep(RETRY_PAUSE)
+                }
+                // The journal stays: `mdbook-docktest clean` finishes the job once the engine is back.
+                Err(e) => {
+                    return Err(format!(
+                        "{}; run `mdbook-docktest clean` once the engine is back",
+                        error_chain(&e)
+                    ))
+                }
+            }
+        };
+        engine::forget_journal(dir.path());
+        Ok(removed)
     }
 }
 
 impl Drop for PageScope<'_> {
     fn drop(&mut self) {
-        if self.before.is_some() {
+        if self.proxy.is_some() {
             if let Err(e) = self.release() {
                 eprintln!("error: cleanup after a failed page: {e}");
             }
@@ -304,20 +356,44 @@ fn run_page(
         engine,
         before: None,
         workdir: None,
+        proxy: None,
     };
     let setup_failure = |message: String| PageRun {
         path: page.path.clone(),
         blocks: Vec::new(),
         cleanup: Err(message),
+        problem: None,
         elapsed: start.elapsed(),
     };
-    match engine.inventory() {
-        Ok(inv) => scope.before = Some(inv),
-        Err(e) => return setup_failure(error_chain(&e)),
+    // An engine that is restarting comes back within seconds: wait for it rather than fail the page.
+    let deadline = Instant::now() + ENGINE_RETURN;
+    loop {
+        match engine.inventory() {
+            Ok(inv) => {
+                scope.before = Some(inv);
+                break;
+            }
+            Err(e) if e.is_unreachable() && Instant::now() < deadline => {
+                std::thread::sleep(RETRY_PAUSE)
+            }
+            Err(e) => return setup_failure(error_chain(&e)),
+        }
     }
     match tempfile::Builder::new().prefix("docktest-page-").tempdir() {
         Ok(dir) => scope.workdir = Some(dir),
         Err(e) => return setup_failure(format!("cannot create a working directory: {e}")),
+    }
+    let proxy = tempfile::Builder::new()
+        .prefix("docktest-proxy-")
+        .tempdir()
+        .map_err(|e| format!("cannot create the proxy's folder: {e}"))
+        .and_then(|dir| match engine.start_proxy(dir.path()) {
+            Ok(proxy) => Ok((proxy, dir)),
+            Err(e) => Err(error_chain(&e)),
+        });
+    match proxy {
+        Ok(p) => scope.proxy = Some(p),
+        Err(e) => return setup_failure(e),
     }
 
     let mut run = PageRunner {
@@ -340,6 +416,9 @@ fn run_page(
         .collect();
     let mut teardown_started = false;
     for (pos, &i) in order.iter().enumerate() {
+        if engine::cancelled() {
+            break;
+        }
         let block = &page.blocks[i];
         if block.attrs.teardown && !teardown_started {
             teardown_started = true;
@@ -355,11 +434,21 @@ fn run_page(
     run.settle_all(&mut scope, observer);
     let mut blocks = std::mem::take(&mut run.done);
     blocks.sort_by_key(|(i, _)| *i);
+    let problem = scope
+        .proxy
+        .as_ref()
+        .is_some_and(|(p, _)| p.engine_lost())
+        .then(|| {
+            "the Docker engine stopped or restarted while this page ran; its results do not count \
+             (run the page again once the engine is steady)"
+                .to_string()
+        });
     let cleanup = scope.release();
     PageRun {
         path: page.path.clone(),
         blocks: blocks.into_iter().map(|(_, r)| r).collect(),
         cleanup,
+        problem,
         elapsed: start.elapsed(),
     }
 }
@@ -496,7 +585,7 @@ impl PageRunner<'_> {
                         message: error_chain(&e),
                     }),
             };
-            let next = self.record(scope, &mut state, block, step, kind, result);
+            let next = self.record(scope, &mut state, block, step, result);
             if next == Next::Stop {
                 break;
             }
@@ -536,11 +625,14 @@ impl PageRunner<'_> {
                         message: error_chain(&e),
                     }),
                 };
-                if self.record(scope, &mut state, block, step, kind, result) == Next::Stop {
+                if self.record(scope, &mut state, block, step, result) == Next::Stop {
                     break;
                 }
             }
-            if state.failures.is_empty() || Instant::now() + RETRY_PAUSE >= deadline {
+            if state.failures.is_empty()
+                || Instant::now() + RETRY_PAUSE >= deadline
+                || engine::cancelled()
+            {
                 state.elapsed = start.elapsed();
                 return self.finalize(index, state, observer);
             }
@@ -555,7 +647,6 @@ impl PageRunner<'_> {
         };
         let block = &self.page.blocks[flight.block];
         let step = &block.steps[flight.step];
-        let kind = self.kinds[flight.block][flight.step];
         let mut state = flight.state;
         let start = Instant::now();
         let result = match scope.terminals.get_mut(term) {
@@ -569,7 +660,7 @@ impl PageRunner<'_> {
                 message: format!("terminal `{term}` was lost"),
             }),
         };
-        self.record(scope, &mut state, block, step, kind, result);
+        self.record(scope, &mut state, block, step, result);
         state.elapsed += start.elapsed();
         self.finalize(flight.block, state, observer);
     }
@@ -594,7 +685,6 @@ impl PageRunner<'_> {
         state: &mut BlockState,
         block: &Block,
         step: &Step,
-        kind: StepKind,
         result: Result<CommandResult, StepFailure>,
     ) -> Next {
         let lines = snapshot::command_lines(step);
@@ -678,11 +768,7 @@ impl PageRunner<'_> {
                 );
             }
         }
-        // Leaving a session reports the container's last status, not the step's: it is only checked when
-        // the page states one.
-        let unchecked =
-            matches!(kind, StepKind::Exit | StepKind::Detach) && step.status == Status::Success;
-        if !unchecked && !status_matches(step, status) {
+        if step.status_checked() && !status_matches(step, status) {
             state.fail(
                 step,
                 StepFailure::Status {
@@ -846,7 +932,11 @@ fn terminal<'s>(
             .as_ref()
             .map(|d| d.path().to_path_buf())
             .unwrap_or_else(std::env::temp_dir);
-        let term = Terminal::start(name, &scope.engine.terminal_setup(&cwd))?;
+        let host = scope
+            .proxy
+            .as_ref()
+            .map_or_else(|| scope.engine.endpoint().host.clone(), |(p, _)| p.host());
+        let term = Terminal::start(name, &scope.engine.terminal_setup(&cwd, &host))?;
         scope.terminals.insert(name.to_string(), term);
     }
     Ok(scope.terminals.get_mut(name).expect("inserted above"))
@@ -932,13 +1022,34 @@ fn today() -> String {
         .to_string()
 }
 
-/// Connects to the engine and readies the book's images; the common start of `test` and the book test.
+/// Connects to the engine and readies the book's images: those with recipes, then those its pages use
+/// without one (present or pullable, else an error naming where the page uses it).
 pub fn prepare(
     book: &Book,
     endpoint: crate::engine::Endpoint,
 ) -> Result<(Engine, Vec<crate::engine::ImageStatus>), PrepareError> {
     let engine = Engine::connect(endpoint)?;
-    let images = engine.ensure_images(&book.root, &book.config.images)?;
+    let mut images = engine.ensure_images(&book.root, &book.config.images)?;
+    let with_recipe: Vec<String> = book
+        .config
+        .images
+        .keys()
+        .map(|r| engine::canonical_reference(r))
+        .collect();
+    for (reference, place) in book.images_used() {
+        if with_recipe.contains(&reference) {
+            continue;
+        }
+        match engine.ensure_present(&reference) {
+            Ok(status) => images.push(status),
+            Err(source) => {
+                return Err(PrepareError::Image {
+                    place,
+                    message: error_chain(&source),
+                })
+            }
+        }
+    }
     Ok((engine, images))
 }
 
@@ -948,49 +1059,11 @@ pub enum PrepareError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Images(#[from] crate::engine::ImageError),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn page(md: &str) -> Page {
-        snippet::parse_page(Path::new("p.md"), md).unwrap()
-    }
-
-    // Each step is typed the way its prompt and session change say.
-    #[test]
-    fn step_kinds_follow_prompts_and_sessions() {
-        let p = page("```console\n$ docker run -it alpine\n/ # ls\n/ # exit\n$ true\n```\n");
-        assert_eq!(
-            step_kinds(&p),
-            [[
-                StepKind::OpenShell,
-                StepKind::Container,
-                StepKind::Exit,
-                StepKind::Host
-            ]]
-        );
-    }
-
-    // `docker attach` to a program that is not a shell: no prompt will come, so the attach step waits for
-    // the lines the page shows, even when the detach is written in a later block.
-    #[test]
-    fn attach_without_shell_waits_for_lines() {
-        let p = page(
-            "```console\n$ docker run -d --name p alpine ping 127.0.0.1\n$ docker attach p\n64 bytes\n64 bytes\n```\n\n```console\n^P^Q\n$ true\n```\n",
-        );
-        let kinds = step_kinds(&p);
-        assert_eq!(kinds[0][1], StepKind::Attach { lines: 2 });
-        assert_eq!(kinds[1][0], StepKind::Detach);
-    }
-
-    // The transcript shows `^C` where the interrupt went out, as the page does.
-    #[test]
-    fn interrupt_mark_goes_after_n_lines() {
-        assert_eq!(with_interrupt_mark("a\nb\nc\n", 2), "a\nb\n^C\nc\n");
-        assert_eq!(with_interrupt_mark("a\n", 0), "^C\na\n");
-        // Fewer lines than the page expected: the interrupt went out at the timeout, not after them.
-        assert_eq!(with_interrupt_mark("a", 2), "a");
-    }
+    /// An image a page uses that the engine cannot provide; `message` holds the whole cause chain.
+    #[error("{place}: {message}")]
+    Image {
+        /// Where a page first uses the image: `src/page.md:12`.
+        place: String,
+        message: String,
+    },
 }

@@ -196,6 +196,19 @@ pub fn check(stored: Option<&Stored>, body: &str) -> Check {
     }
 }
 
+/// Checks, before anything runs, that pending snapshots can be written to `dir` (creating it if needed), so
+/// a run does not end with results it cannot keep.
+pub fn check_writable(dir: &Path) -> Result<(), SnapshotError> {
+    let probe = dir.join(".docktest-write-check");
+    let write_err = |source| SnapshotError::Write {
+        path: probe.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write_err)?;
+    std::fs::write(&probe, b"").map_err(write_err)?;
+    std::fs::remove_file(&probe).map_err(write_err)
+}
+
 /// Writes `body` as a pending `.snap.new` for `cargo insta review`.
 pub fn write_pending(
     dir: &Path,

@@ -146,6 +146,14 @@ impl Step {
     pub fn command(&self) -> String {
         self.input.join("\n")
     }
+
+    /// Whether the command's exit status is checked against the page. Leaving a session (`exit`, detach)
+    /// reports the container's last status, or 1 for `docker attach` after a detach, not the step's own:
+    /// it is checked only when the page states one.
+    pub fn status_checked(&self) -> bool {
+        !(matches!(self.session, SessionChange::Exit | SessionChange::Detach)
+            && self.status == Status::Success)
+    }
 }
 
 /// How a step changes the interactive session state of its terminal.
@@ -386,7 +394,15 @@ impl PageParser<'_> {
             Err(_) => return Ok(()),
         };
         if !has_host_prompt && !may_continue(self.session(&attrs.term)) {
-            return Ok(());
+            // A `console` block is a terminal transcript: one that starts at a container prompt with no
+            // session to type into is a mistake, not prose. In `sh`/`bash` blocks a first `# ` line is
+            // more likely a script's comment.
+            return match first_line {
+                Some(line) if lang == "console" && attrs.ignore.is_none() => {
+                    Err(self.before_first_prompt(line.line, &line.text))
+                }
+                _ => Ok(()),
+            };
         }
         let start = if attrs.teardown {
             Session::Closed
@@ -853,7 +869,9 @@ impl SessionFlags {
 }
 
 /// Whether a host command may open an interactive container session (see the module doc).
-fn opens_session(input: &[String]) -> bool {
+/// The docker subcommand a command line runs and its arguments: `docker container run -it alpine` gives
+/// `("run", ["-it", "alpine"])`. `None` when the line does not run the docker CLI.
+fn docker_invocation(input: &[String]) -> Option<(String, Vec<String>)> {
     let words = shell_words(&input.join("\n"));
     let mut words = words.as_slice();
     // `sudo docker …`, `winpty docker …` (Git Bash), `VAR=x docker …`.
@@ -871,11 +889,9 @@ fn opens_session(input: &[String]) -> bool {
             break;
         }
     }
-    let Some((docker, mut words)) = words.split_first() else {
-        return false;
-    };
+    let (docker, mut words) = words.split_first()?;
     if !matches!(basename(docker), "docker" | "docker.exe") {
-        return false;
+        return None;
     }
     while let Some((option, rest)) = words.split_first() {
         if !option.starts_with('-') {
@@ -891,9 +907,27 @@ fn opens_session(input: &[String]) -> bool {
     if words.first().is_some_and(|w| w == "container") {
         words = &words[1..];
     }
-    let Some((subcommand, args)) = words.split_first() else {
+    let (subcommand, args) = words.split_first()?;
+    Some((subcommand.clone(), args.to_vec()))
+}
+
+/// The image a `docker run` or `docker create` step starts a container from, as written.
+pub fn image_of(step: &Step) -> Option<String> {
+    let (subcommand, args) = docker_invocation(&step.input)?;
+    if !matches!(subcommand.as_str(), "run" | "create") {
+        return None;
+    }
+    let (_, rest) = scan_options(&args, &RUN_OPTIONS);
+    rest.first()
+        .filter(|image| !image.contains('$') && !image.contains('`'))
+        .cloned()
+}
+
+fn opens_session(input: &[String]) -> bool {
+    let Some((subcommand, args)) = docker_invocation(input) else {
         return false;
     };
+    let args = args.as_slice();
     match subcommand.as_str() {
         "run" => {
             let (flags, rest) = scan_options(args, &RUN_OPTIONS);
@@ -1713,16 +1747,17 @@ mod tests {
     // Sessions belong to one terminal: another terminal's block sees container prompts as nothing special.
     #[test]
     fn session_not_shared_across_terminals() {
-        let md = "```console\n$ docker run -it alpine\n```\n\n```console,term=other\n/ # ls\n```\n\n\
+        let md = "```console\n$ docker run -it alpine\n```\n\n\
                   ```console,term=other\n$ docker ps\n# comment\n```\n\n```console\n/ # exit\n```\n";
         let page = parse(md);
-        assert_eq!(
-            page.blocks.len(),
-            3,
-            "the `/ # ls` block of `other` is not runnable"
-        );
+        assert_eq!(page.blocks.len(), 3);
         assert_eq!(page.blocks[1].steps[0].expected, ["# comment"]);
         assert_eq!(page.blocks[2].steps[0].session, SessionChange::Exit);
+        assert_eq!(
+            error("```console\n$ docker run -it alpine\n```\n\n```console,term=other\n/ # ls\n```\n"),
+            "src/net.md:6: container prompt `/ # ` with no open session; open one with `docker run -it` / \
+             `docker exec -it` / `docker attach`"
+        );
         assert_eq!(
             error("```console\n$ docker run -it alpine\n```\n\n```console,term=other\n/ # ls\n$ docker ps\n```\n"),
             "src/net.md:6: container prompt `/ # ` with no open session; open one with `docker run -it` / \
@@ -1820,5 +1855,43 @@ mod tests {
             Prompts::new([r"\s*"]).unwrap_err().to_string(),
             r"bad prompt pattern `\s*`: it matches an empty line"
         );
+    }
+
+    // The image of `docker run`/`create` is found past every option, valued or not.
+    #[test]
+    fn image_of_run_and_create() {
+        let image = |cmd: &str| image_of(&steps(&format!("```console\n$ {cmd}\n```\n"))[0]);
+        assert_eq!(
+            image("docker run --rm -it --network c2c alpine"),
+            Some("alpine".into())
+        );
+        assert_eq!(
+            image("docker run -d --name web -p 127.0.0.1:8080:80 nginx:alpine"),
+            Some("nginx:alpine".into())
+        );
+        assert_eq!(
+            image("docker container create --init -e A=1 busybox sh"),
+            Some("busybox".into())
+        );
+        assert_eq!(
+            image("sudo docker run -itp 80:80 web:1"),
+            Some("web:1".into())
+        );
+        assert_eq!(image("docker exec -it web sh"), None);
+        assert_eq!(image("docker run --rm $IMAGE"), None);
+        assert_eq!(image("echo docker run alpine"), None);
+    }
+
+    // A console block that starts at a container prompt when no session is open cannot run: say so.
+    #[test]
+    fn error_console_block_starting_at_container_prompt() {
+        assert_eq!(
+            error("# T\n\n```console\n/ # wget -q -O - http://nginx\n```\n"),
+            format!("{FILE}:4: container prompt `/ # ` with no open session; {OPEN_SESSION_HINT}")
+        );
+        // In a shell script block, a first `# ` line is a comment, and the block is not runnable.
+        assert!(parse("```sh\n# install\napt-get install docker.io\n```\n")
+            .blocks
+            .is_empty());
     }
 }

@@ -139,6 +139,27 @@ fn objects_from_before_the_run_survive_it() {
     docker(&["volume", "rm", &name]);
 }
 
+// Objects someone else creates on the engine while a page runs are not the page's: they survive its cleanup.
+#[test]
+fn objects_created_during_the_run_by_others_survive_it() {
+    let _engine_lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let name = format!("dt-bystander-{}", std::process::id());
+    let run = std::thread::spawn(|| docktest(&["test", fixture("timeout").to_str().unwrap()], &[]));
+    // The fixture's page sleeps for 2 s: this container appears in the middle of it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let id = docker(&["run", "-d", "--name", &name, "alpine", "sleep", "600"]);
+    let out = run.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out).0);
+    assert!(
+        text(&out).0.contains("removed 1 container(s)"),
+        "{}",
+        text(&out).0
+    );
+    let state = docker(&["inspect", "-f", "{{.State.Running}} {{.Id}}", &name]);
+    docker(&["rm", "-f", &name]);
+    assert_eq!(state, format!("true {id}"));
+}
+
 // A page that matches its output and its snapshot verifies with exit status 0.
 #[test]
 fn a_matching_page_verifies() {

@@ -141,6 +141,54 @@ pub enum ImageError {
          fix the recipe [preprocessor.docktest.images.\"{reference}\"] in book.toml"
     )]
     RecipeInvalid { reference: String, problem: String },
+    #[error(
+        "image {reference} is not in the engine, cannot be pulled, and has no recipe; \
+         add one as [preprocessor.docktest.images.\"{reference}\"] in book.toml, or load the image into \
+         the engine"
+    )]
+    Unavailable {
+        reference: String,
+        #[source]
+        source: BollardError,
+    },
+}
+
+/// `alpine` → `alpine:latest`, as the engine reads a reference without a tag; digests stay as they are.
+pub fn canonical_reference(reference: &str) -> String {
+    match split_reference(reference) {
+        Some((repo, tag)) => format!("{repo}:{tag}"),
+        None => reference.to_owned(),
+    }
+}
+
+/// Makes sure the engine has an image the book uses but has no recipe for: present, else pulled.
+pub(crate) async fn ensure_present(
+    docker: &Docker,
+    reference: &str,
+) -> Result<ImageOrigin, ImageError> {
+    match docker.inspect_image(reference).await {
+        Ok(image) => {
+            let stand_in = image
+                .config
+                .and_then(|config| config.labels)
+                .and_then(|labels| labels.get(STAND_IN_LABEL).cloned());
+            Ok(ImageOrigin::Present { stand_in })
+        }
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => match pull(docker, reference).await {
+            Ok(()) => Ok(ImageOrigin::Pulled),
+            Err(ImageError::PullImage { source, .. }) => Err(ImageError::Unavailable {
+                reference: reference.to_owned(),
+                source,
+            }),
+            Err(other) => Err(other),
+        },
+        Err(source) => Err(ImageError::InspectImage {
+            reference: reference.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// Makes sure the engine has every image that has a recipe: present, else pulled, else built from the recipe.

@@ -4,6 +4,7 @@
 //! this edge.
 
 mod images;
+mod proxy;
 mod terminal;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,8 +20,23 @@ use bollard::Docker;
 
 use crate::config::ImageRecipe;
 
-pub use images::{ImageError, ImageOrigin, ImageStatus};
+pub use images::{canonical_reference, ImageError, ImageOrigin, ImageStatus};
+pub use proxy::{Created, Proxy, ProxyError};
 pub use terminal::{CommandResult, StepKind, StepSpec, Terminal, TerminalError, TerminalSetup};
+
+/// Set once the user asked the run to stop (Ctrl-C): commands in flight are given up on, no further block
+/// starts, and each page still removes what it created.
+static CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks the run to stop as soon as it can, cleaning up as it goes.
+pub fn cancel() {
+    CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`cancel`] was called.
+pub fn cancelled() -> bool {
+    CANCELLED.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 /// The socket `scripts/engine-start` gives docktest's sealed engine.
 pub const SEALED_SOCKET: &str = "/run/docktest/docker.sock";
@@ -64,6 +80,20 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// Whether the engine could not be reached at all (stopped, restarting), rather than refusing.
+    pub fn is_unreachable(&self) -> bool {
+        let source = match self {
+            EngineError::Connect { source, .. }
+            | EngineError::Docker { source, .. }
+            | EngineError::Remove { source, .. } => source,
+            _ => return false,
+        };
+        !matches!(
+            source,
+            bollard::errors::Error::DockerResponseServerError { .. }
+        )
+    }
+
     /// What the user can do about it, when there is something.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
@@ -200,12 +230,13 @@ impl Engine {
         &self.endpoint
     }
 
-    /// How a page's terminals start: in the engine's namespace, pointed at it.
-    pub fn terminal_setup(&self, cwd: &Path) -> TerminalSetup {
+    /// How a page's terminals start: in the engine's namespace, pointed at `docker_host` (the page's
+    /// proxy).
+    pub fn terminal_setup(&self, cwd: &Path, docker_host: &str) -> TerminalSetup {
         TerminalSetup {
             cwd: cwd.to_path_buf(),
             netns: self.endpoint.netns.clone(),
-            env: vec![("DOCKER_HOST".to_string(), self.endpoint.host.clone())],
+            env: vec![("DOCKER_HOST".to_string(), docker_host.to_string())],
         }
     }
 
@@ -217,6 +248,17 @@ impl Engine {
     ) -> Result<Vec<ImageStatus>, ImageError> {
         self.rt
             .block_on(images::ensure_images(&self.docker, book_root, recipes))
+    }
+
+    /// Makes an image the book uses without a recipe available: present, or pulled.
+    pub fn ensure_present(&self, reference: &str) -> Result<ImageStatus, ImageError> {
+        let origin = self
+            .rt
+            .block_on(images::ensure_present(&self.docker, reference))?;
+        Ok(ImageStatus {
+            reference: reference.to_string(),
+            origin,
+        })
     }
 
     pub fn inventory(&self) -> Result<Inventory, EngineError> {
@@ -264,23 +306,64 @@ impl Engine {
         })
     }
 
-    /// Removes every container, network and volume that is not in `before`: what a page created. Objects
-    /// in `before` are never touched. Keeps going past a failed removal and returns the first error with
-    /// everything else done.
-    pub fn remove_all_but(&self, before: &Inventory) -> Result<Removed, EngineError> {
-        let now = self.inventory()?;
+    /// Starts the proxy a page's terminals talk through, with a journal of what it creates, in `dir`.
+    pub fn start_proxy(&self, dir: &Path) -> Result<Proxy, ProxyError> {
+        let journal = journal_dir().join(format!(
+            "{}-{}.journal",
+            std::process::id(),
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        let bind_err = |source| ProxyError::Bind {
+            path: journal.clone(),
+            source,
+        };
+        std::fs::create_dir_all(journal_dir()).map_err(bind_err)?;
+        std::fs::write(&journal, format!("engine {}\n", self.endpoint.host)).map_err(bind_err)?;
+        Proxy::start(&dir.join("docker.sock"), &self.endpoint.host, journal)
+    }
+
+    /// Removes what a page created (as its proxy saw it), plus named volumes its containers created on the
+    /// fly. Anything in `before` is never touched. Keeps going past a failed removal and returns the first
+    /// error with everything else done.
+    pub fn remove_created(
+        &self,
+        created: &Created,
+        before: &Inventory,
+    ) -> Result<Removed, EngineError> {
         self.block(async {
             let mut removed = Removed::default();
             let mut first_err = None;
-            for id in now.containers.difference(&before.containers) {
-                let name = self.container_name(id).await;
+            let mut volumes: Vec<String> = created.volumes.clone();
+            for id in created
+                .containers
+                .iter()
+                .filter(|id| !before.containers.contains(*id))
+            {
+                let (name, mounted) = match self.docker.inspect_container(id, None).await {
+                    Ok(c) => (
+                        c.name
+                            .map(|n| n.trim_start_matches('/').to_string())
+                            .unwrap_or_else(|| short(id)),
+                        c.mounts
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter(|m| m.typ.as_deref() == Some("volume"))
+                            .filter_map(|m| m.name)
+                            .collect::<Vec<_>>(),
+                    ),
+                    Err(e) if is_not_found(&e) => continue,
+                    Err(_) => (short(id), Vec::new()),
+                };
+                volumes.extend(mounted);
                 let opts = RemoveContainerOptionsBuilder::new()
                     .force(true)
                     .v(true)
                     .build();
                 match self.docker.remove_container(id, Some(opts)).await {
                     Ok(()) => removed.containers.push(name),
-                    Err(e) if is_not_found(&e) => {}
+                    Err(e) if is_not_found(&e) || is_in_progress(&e) => {}
                     Err(source) => {
                         first_err.get_or_insert(EngineError::Remove {
                             kind: "container",
@@ -290,9 +373,14 @@ impl Engine {
                     }
                 }
             }
-            for id in now.networks.difference(&before.networks) {
+            for id in created
+                .networks
+                .iter()
+                .filter(|id| !before.networks.contains(*id))
+            {
                 let name = match self.docker.inspect_network(id, None).await {
                     Ok(n) => n.name.unwrap_or_else(|| short(id)),
+                    Err(e) if is_not_found(&e) => continue,
                     Err(_) => short(id),
                 };
                 match self.docker.remove_network(id).await {
@@ -307,7 +395,9 @@ impl Engine {
                     }
                 }
             }
-            for name in now.volumes.difference(&before.volumes) {
+            volumes.sort();
+            volumes.dedup();
+            for name in volumes.iter().filter(|v| !before.volumes.contains(*v)) {
                 let opts = RemoveVolumeOptionsBuilder::new().force(true).build();
                 match self.docker.remove_volume(name, Some(opts)).await {
                     Ok(()) => removed.volumes.push(name.clone()),
@@ -328,14 +418,18 @@ impl Engine {
         })
     }
 
-    async fn container_name(&self, id: &str) -> String {
-        match self.docker.inspect_container(id, None).await {
-            Ok(c) => c
-                .name
-                .map(|n| n.trim_start_matches('/').to_string())
-                .unwrap_or_else(|| short(id)),
-            Err(_) => short(id),
+    /// Removes what killed runs left on this engine, from their journals, and deletes those journals.
+    /// Journals of runs still alive and of other engines are left alone.
+    pub fn clean(&self) -> Result<Removed, EngineError> {
+        let mut removed = Removed::default();
+        for (path, created) in stale_journals(&self.endpoint.host) {
+            let r = self.remove_created(&created, &Inventory::default())?;
+            removed.containers.extend(r.containers);
+            removed.networks.extend(r.networks);
+            removed.volumes.extend(r.volumes);
+            let _ = std::fs::remove_file(path);
         }
+        Ok(removed)
     }
 
     fn block<T>(
@@ -377,6 +471,77 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
             ..
         }
     )
+}
+
+fn is_in_progress(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        } if message.contains("already in progress")
+    )
+}
+
+/// Where runs keep the journals of what their pages created until they have removed it.
+pub fn journal_dir() -> PathBuf {
+    std::env::var_os("DOCKTEST_JOURNALS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("docktest-journals"))
+}
+
+/// Deletes a page's journal once its objects are gone.
+pub fn forget_journal(proxy_dir: &Path) {
+    if let Some(name) = proxy_dir.file_name() {
+        let _ = std::fs::remove_file(journal_dir().join(format!(
+            "{}-{}.journal",
+            std::process::id(),
+            name.to_string_lossy()
+        )));
+    }
+}
+
+/// Journals of runs that are no longer alive, for the engine at `host`, with what they list.
+fn stale_journals(host: &str) -> Vec<(PathBuf, Created)> {
+    let Ok(entries) = std::fs::read_dir(journal_dir()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for path in entries.flatten().map(|e| e.path()) {
+        if path.extension().is_none_or(|e| e != "journal") {
+            continue;
+        }
+        let pid = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.split('-').next())
+            .and_then(|p| p.parse::<i32>().ok());
+        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if alive {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(&format!("engine {host}")) {
+            continue;
+        }
+        let mut created = Created::default();
+        for line in lines {
+            let Some((word, id)) = line.split_once(' ') else {
+                continue;
+            };
+            match proxy::Kind::from_word(word) {
+                Some(proxy::Kind::Container) => created.containers.push(id.to_string()),
+                Some(proxy::Kind::Network) => created.networks.push(id.to_string()),
+                Some(proxy::Kind::Volume) => created.volumes.push(id.to_string()),
+                None => {}
+            }
+        }
+        out.push((path, created));
+    }
+    out
 }
 
 fn short(id: &str) -> String {

@@ -22,6 +22,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the prompt after each interrupt or kill.
 const INTERRUPT_GRACE: Duration = Duration::from_millis(500);
 
+/// How often a wait looks at the run's cancellation.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
+
 /// How long to keep killing a timed-out command's process group.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
@@ -136,6 +139,8 @@ pub struct Terminal {
     /// Whether the docker CLI in this terminal is attached to a container right now.
     in_session: bool,
     running: Option<Running>,
+    /// Set while interrupting or killing, whose prompts are awaited even in a cancelled run.
+    giving_up: bool,
 }
 
 impl Terminal {
@@ -229,6 +234,7 @@ impl Terminal {
             bash_pid,
             in_session: false,
             running: None,
+            giving_up: false,
         };
         // `set +H`: a `!` in a command is text, as in a script. `stty -echo`: the commands are typed, not shown.
         let init = format!(
@@ -304,7 +310,7 @@ impl Terminal {
         if let Some((output, status)) = done {
             return Ok(Some(self.finish(&run, output, Some(status), false, false)));
         }
-        if Instant::now() < deadline {
+        if Instant::now() < deadline && !super::cancelled() {
             self.running = Some(run);
             return Ok(None);
         }
@@ -313,7 +319,9 @@ impl Terminal {
                 name: self.name.clone(),
             });
         }
+        self.giving_up = true;
         let (result, closed) = self.give_up(&run);
+        self.giving_up = false;
         let (output, status) = match result {
             Some((output, status)) => (output, Some(status)),
             None => (String::from_utf8_lossy(&self.pending).into_owned(), None),
@@ -490,16 +498,21 @@ impl Terminal {
 
     /// Reads one chunk, or returns false when `stop` passed or the terminal closed.
     fn read_some(&mut self, stop: Instant) -> bool {
-        let now = Instant::now();
-        if now >= stop {
-            return false;
-        }
-        match self.chunks.recv_timeout(stop - now) {
-            Ok(chunk) => {
-                self.pending.extend_from_slice(&chunk);
-                true
+        loop {
+            let now = Instant::now();
+            // A cancelled run stops waiting for commands, but still waits for the prompts of giving up.
+            if now >= stop || (super::cancelled() && !self.giving_up) {
+                return false;
             }
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => false,
+            // Short slices, so that a cancellation is noticed quickly.
+            match self.chunks.recv_timeout((stop - now).min(CANCEL_POLL)) {
+                Ok(chunk) => {
+                    self.pending.extend_from_slice(&chunk);
+                    return true;
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
         }
     }
 
@@ -559,6 +572,7 @@ impl Terminal {
 
     /// Ends the container session by killing the docker CLI attached to it; the container keeps running.
     pub fn close_session(&mut self) -> Result<(), TerminalError> {
+        self.giving_up = true;
         let deadline = Instant::now() + KILL_GRACE;
         while self.in_session && Instant::now() < deadline {
             self.kill_foreground();
@@ -566,6 +580,7 @@ impl Terminal {
                 self.in_session = false;
             }
         }
+        self.giving_up = false;
         if self.in_session {
             return Err(TerminalError::NoPrompt {
                 name: self.name.clone(),

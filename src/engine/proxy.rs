@@ -1,0 +1,396 @@
+//! A pass-through proxy between a page's terminals and the engine, which notes every container, network and
+//! volume the page creates.
+//!
+//! Cleanup must remove exactly what the page made: diffing the engine's inventory before and after a page
+//! would also remove what anyone else created on the same engine meanwhile. The docker CLI in the page's
+//! terminals talks to this socket instead of the engine's; requests and responses pass unchanged (streams
+//! and the hijacked connections of `attach` and `exec` included), and the IDs in the answers to `create`
+//! calls are recorded, in memory and in a journal file that `mdbook-docktest clean` reads after a run was
+//! killed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+/// What a page created, in order of creation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Created {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("cannot start the engine proxy at {path}")]
+    Bind {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the engine proxy supports unix:// and tcp:// engines without TLS, not {host}")]
+    Unsupported { host: String },
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    socket: PathBuf,
+    created: Arc<Mutex<Created>>,
+    lost: Arc<AtomicBool>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// Listens on `socket`, forwarding to the engine at `upstream` (`unix:///…` or `tcp://host:port`).
+    /// Creations are appended to `journal` as `container <id>` lines as they happen.
+    pub fn start(socket: &Path, upstream: &str, journal: PathBuf) -> Result<Proxy, ProxyError> {
+        let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+        let upstream = match (
+            upstream.strip_prefix("unix://"),
+            upstream.strip_prefix("tcp://"),
+        ) {
+            (Some(path), _) => Upstream::Unix(PathBuf::from(path)),
+            (_, Some(addr)) if !tls => Upstream::Tcp(addr.to_string()),
+            _ => {
+                return Err(ProxyError::Unsupported {
+                    host: upstream.to_string(),
+                })
+            }
+        };
+        let bind_err = |source| ProxyError::Bind {
+            path: socket.to_path_buf(),
+            source,
+        };
+        let std_listener = std::os::unix::net::UnixListener::bind(socket).map_err(bind_err)?;
+        std_listener.set_nonblocking(true).map_err(bind_err)?;
+        let created = Arc::new(Mutex::new(Created::default()));
+        let lost = Arc::new(AtomicBool::new(false));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let state = Arc::new(State {
+            upstream,
+            created: created.clone(),
+            journal: Mutex::new(journal),
+            lost: lost.clone(),
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(bind_err)?;
+        let thread = std::thread::Builder::new()
+            .name("docktest-proxy".into())
+            .spawn(move || rt.block_on(serve(std_listener, state, stop_rx)))
+            .map_err(bind_err)?;
+        Ok(Proxy {
+            socket: socket.to_path_buf(),
+            created,
+            lost,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `unix://…` for the terminals' `DOCKER_HOST`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// Whether the engine went away (stopped, restarted) while the proxy ran.
+    pub fn engine_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// What was created through the proxy so far.
+    pub fn created(&self) -> Created {
+        self.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+enum Upstream {
+    Unix(PathBuf),
+    Tcp(String),
+}
+
+/// Either kind of connection to the engine.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+impl Upstream {
+    async fn connect(&self) -> std::io::Result<Box<dyn Stream>> {
+        Ok(match self {
+            Upstream::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+            Upstream::Tcp(addr) => Box::new(tokio::net::TcpStream::connect(addr).await?),
+        })
+    }
+}
+
+struct State {
+    upstream: Upstream,
+    created: Arc<Mutex<Created>>,
+    journal: Mutex<PathBuf>,
+    /// Set when the engine's event stream broke: it stopped or restarted while the page ran.
+    lost: Arc<AtomicBool>,
+}
+
+impl State {
+    fn record(&self, kind: Kind, id: String) {
+        {
+            let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
+            match kind {
+                Kind::Container => created.containers.push(id.clone()),
+                Kind::Network => created.networks.push(id.clone()),
+                Kind::Volume => created.volumes.push(id.clone()),
+            }
+        }
+        let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        // Best effort: the journal only matters if the run is killed before its own cleanup.
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&*journal)
+        {
+            let _ = writeln!(f, "{} {id}", kind.word());
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Container,
+    Network,
+    Volume,
+}
+
+impl Kind {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Kind::Container => "container",
+            Kind::Network => "network",
+            Kind::Volume => "volume",
+        }
+    }
+
+    pub(crate) fn from_word(word: &str) -> Option<Kind> {
+        match word {
+            "container" => Some(Kind::Container),
+            "network" => Some(Kind::Network),
+            "volume" => Some(Kind::Volume),
+            _ => None,
+        }
+    }
+}
+
+/// Which create call a request is, if any: `POST [/v1.41]/containers/create`, …
+fn create_kind(method: &Method, path: &str) -> Option<Kind> {
+    if method != Method::POST {
+        return None;
+    }
+    let path = match path.strip_prefix("/v") {
+        Some(rest) => rest.find('/').map_or(path, |i| &rest[i..]),
+        None => path,
+    };
+    match path {
+        "/containers/create" => Some(Kind::Container),
+        "/networks/create" => Some(Kind::Network),
+        "/volumes/create" => Some(Kind::Volume),
+        _ => None,
+    }
+}
+
+/// The ID (containers, networks) or name (volumes) in a create call's answer.
+fn created_id(kind: Kind, body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let key = match kind {
+        Kind::Volume => "Name",
+        Kind::Container | Kind::Network => "Id",
+    };
+    value.get(key)?.as_str().map(String::from)
+}
+
+async fn serve(
+    listener: std::os::unix::net::UnixListener,
+    state: Arc<State>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let Ok(listener) = tokio::net::UnixListener::from_std(listener) else {
+        return;
+    };
+    tokio::spawn(watch_engine(state.clone()));
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = state.clone();
+                        async move { forward(req, state).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+/// Follows the engine's event stream for as long as the proxy runs: the engine ends it only when it stops,
+/// so its end means the page's view of the engine broke.
+async fn watch_engine(state: Arc<State>) {
+    let lost = || state.lost.store(true, Ordering::SeqCst);
+    let Ok(stream) = state.upstream.connect().await else {
+        return lost();
+    };
+    let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    else {
+        return lost();
+    };
+    tokio::spawn(conn);
+    let request = Request::get("/events")
+        .header(hyper::header::HOST, "docker")
+        .body(http_body_util::Empty::<Bytes>::new());
+    let Ok(request) = request else {
+        return lost();
+    };
+    let Ok(response) = sender.send_request(request).await else {
+        return lost();
+    };
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
+    lost();
+}
+
+type Body = BoxBody<Bytes, hyper::Error>;
+
+async fn forward(
+    mut req: Request<Incoming>,
+    state: Arc<State>,
+) -> Result<Response<Body>, hyper::Error> {
+    let kind = create_kind(req.method(), req.uri().path());
+    let wants_upgrade = req.headers().contains_key(hyper::header::UPGRADE);
+    let client_side = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
+
+    let upstream = match state.upstream.connect().await {
+        Ok(s) => s,
+        Err(e) => return Ok(bad_gateway(&format!("cannot reach the engine: {e}"))),
+    };
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await?;
+    tokio::spawn(conn.with_upgrades());
+    let mut resp = sender.send_request(req).await?;
+
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_side) = client_side {
+            let engine_side = hyper::upgrade::on(&mut resp);
+            tokio::spawn(async move {
+                if let (Ok(client), Ok(engine)) = (client_side.await, engine_side.await) {
+                    let _ = tokio::io::copy_bidirectional(
+                        &mut TokioIo::new(client),
+                        &mut TokioIo::new(engine),
+                    )
+                    .await;
+                }
+            });
+        }
+        return Ok(resp.map(|b| b.boxed()));
+    }
+    match kind {
+        Some(kind) if resp.status().is_success() => {
+            let (parts, body) = resp.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            if let Some(id) = created_id(kind, &bytes) {
+                state.record(kind, id);
+            }
+            Ok(Response::from_parts(
+                parts,
+                Full::new(bytes).map_err(|never| match never {}).boxed(),
+            ))
+        }
+        _ => Ok(resp.map(|b| b.boxed())),
+    }
+}
+
+fn bad_gateway(message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    let mut resp = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *resp.status_mut() = StatusCode::BAD_GATEWAY;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Every create call the docker CLI makes is recognized, versioned or not; nothing else is.
+    #[test]
+    fn create_calls_are_recognized() {
+        assert_eq!(
+            create_kind(&Method::POST, "/v1.41/containers/create"),
+            Some(Kind::Container)
+        );
+        assert_eq!(
+            create_kind(&Method::POST, "/networks/create"),
+            Some(Kind::Network)
+        );
+        assert_eq!(
+            create_kind(&Method::POST, "/v1.53/volumes/create"),
+            Some(Kind::Volume)
+        );
+        assert_eq!(create_kind(&Method::GET, "/v1.41/containers/create"), None);
+        assert_eq!(
+            create_kind(&Method::POST, "/v1.41/containers/abc/start"),
+            None
+        );
+    }
+
+    // Containers and networks answer with `Id`, volumes with `Name`.
+    #[test]
+    fn ids_come_from_the_answer() {
+        assert_eq!(
+            created_id(Kind::Container, br#"{"Id":"abc","Warnings":[]}"#),
+            Some("abc".into())
+        );
+        assert_eq!(
+            created_id(Kind::Volume, br#"{"Name":"data","Driver":"local"}"#),
+            Some("data".into())
+        );
+        assert_eq!(created_id(Kind::Network, b"not json"), None);
+    }
+}

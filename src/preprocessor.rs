@@ -1,0 +1,1267 @@
+//! mdBook integration: the published book replays the last verified run, with no engine.
+//!
+//! `mdbook build` runs `mdbook-docktest` as a preprocessor (mdBook 0.5 protocol: the
+//! `[context, book]` JSON on stdin, the book on stdout). For every runnable block of every chapter:
+//!
+//! 1. its snapshot must exist, record the block's commands ([`snapshot::command_hash`]) and match what the
+//!    page shows under each command (the matcher of `test`, one set of bindings per page) and the exit
+//!    statuses it claims;
+//! 2. then the block is published without its docktest attributes, `?` lines or hidden blocks, with real
+//!    output where the page wrote `...` or `[..]` (from the snapshot's unredacted transcript), and a small
+//!    badge naming the engine and the date of the run. An `ignore` block shows its reason instead.
+//!
+//! A block that fails step 1 fails the build with `file:line` and the fix (or, with
+//! `on-unverified = "warn"`, is published marked "not verified" with a warning).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use mdbook_preprocessor::book::{Book as MdBook, BookItem};
+use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
+
+use crate::config::{Config, OnUnverified};
+use crate::markdown::{self, Fence};
+use crate::matching::{self, Bindings, Match};
+use crate::redact::{self, Class};
+use crate::snapshot::{self, Meta, Stored};
+use crate::snippet::{self, Block, ParseError, Prompts, Status};
+use crate::update::{self, Piece};
+
+/// The preprocessor's name, as in `[preprocessor.docktest]`.
+pub const NAME: &str = "docktest";
+
+/// The command that verifies a book and records its snapshots: the fix for every unverified block.
+pub const FIX: &str = "mdbook-docktest test";
+
+/// How badges are written: HTML for the `html` renderer, Markdown text for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadgeFormat {
+    Html,
+    Text,
+}
+
+impl BadgeFormat {
+    pub fn for_renderer(renderer: &str) -> BadgeFormat {
+        if renderer == "html" {
+            BadgeFormat::Html
+        } else {
+            BadgeFormat::Text
+        }
+    }
+}
+
+/// What a replay needs besides the page.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    pub snapshot_dir: PathBuf,
+    pub prompts: Prompts,
+    /// Show real output where the page wrote `...` or `[..]`.
+    pub real_output: bool,
+    pub format: BadgeFormat,
+}
+
+impl ReplayOptions {
+    pub fn new(config: &Config, book_root: &Path, format: BadgeFormat) -> Result<Self, String> {
+        Ok(ReplayOptions {
+            snapshot_dir: config.snapshot_dir(book_root),
+            prompts: config
+                .container_prompts()
+                .map_err(|e| format!("[preprocessor.docktest]: option `prompts`: {e}"))?,
+            real_output: config.real_output,
+            format,
+        })
+    }
+}
+
+/// The exit status a snapshot recorded for one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Code(i32),
+    /// `? timeout after 2s`: the command was killed.
+    Timeout(String),
+}
+
+/// Why a block cannot be published as verified.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// No `.snap`: the block never ran (`pending`: a `.snap.new` waits for review).
+    NoSnapshot { pending: bool },
+    /// The snapshot file cannot be read.
+    Unreadable { message: String },
+    /// The block's commands are not those the snapshot recorded.
+    CommandsChanged,
+    /// The page's output under a command does not match the snapshot.
+    OutputDiffers {
+        diff: String,
+        conflict: Option<String>,
+    },
+    /// The page claims another exit status than the snapshot recorded.
+    StatusDiffers {
+        expected: Status,
+        recorded: Recorded,
+    },
+    /// The snapshot stops before this command (its run stopped early).
+    Missing,
+}
+
+/// An unverified or stale block (or command): where, which snapshot, and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unverified {
+    /// The chapter's file, relative to the book root (`src/bridge.md`).
+    pub file: PathBuf,
+    /// 1-based line in that file: the block's fence, or the command a problem is about.
+    pub line: usize,
+    /// The snapshot file.
+    pub snapshot: PathBuf,
+    pub problem: Problem,
+}
+
+impl Problem {
+    /// Words for the reader of a published block marked "not verified".
+    pub fn short(&self) -> &'static str {
+        match self {
+            Problem::NoSnapshot { .. } | Problem::Unreadable { .. } => "it has not been run",
+            Problem::CommandsChanged => "its commands changed since the last run",
+            Problem::OutputDiffers { .. } | Problem::StatusDiffers { .. } | Problem::Missing => {
+                "the last run printed something else"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Unverified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file.display(), self.line)?;
+        let snap = self.snapshot.display();
+        match &self.problem {
+            Problem::NoSnapshot { pending: false } => {
+                write!(f, "not verified: no snapshot {snap}")
+            }
+            Problem::NoSnapshot { pending: true } => write!(
+                f,
+                "not verified: no snapshot {snap} (a pending {snap}.new waits for review)"
+            ),
+            Problem::Unreadable { message } => write!(f, "not verified: {message}"),
+            Problem::CommandsChanged => {
+                write!(
+                    f,
+                    "stale: the commands changed since snapshot {snap} was taken"
+                )
+            }
+            Problem::OutputDiffers { diff, conflict } => {
+                write!(
+                    f,
+                    "stale: the output no longer matches snapshot {snap} (- page, + snapshot)"
+                )?;
+                for line in diff.lines() {
+                    write!(f, "\n    {line}")?;
+                }
+                if let Some(c) = conflict {
+                    write!(f, "\n    {c}")?;
+                }
+                Ok(())
+            }
+            Problem::StatusDiffers { expected, recorded } => {
+                let expected = match expected {
+                    Status::Success => "success".to_string(),
+                    Status::Code(n) => format!("exit status {n}"),
+                    Status::Failed => "a failure".to_string(),
+                };
+                match recorded {
+                    Recorded::Code(n) => write!(
+                        f,
+                        "stale: the page expects {expected}, snapshot {snap} recorded exit status {n}"
+                    ),
+                    Recorded::Timeout(after) => write!(
+                        f,
+                        "stale: the page expects {expected}, snapshot {snap} recorded a timeout after {after}"
+                    ),
+                }
+            }
+            Problem::Missing => write!(
+                f,
+                "stale: snapshot {snap} stops before this command (its run did not get this far)"
+            ),
+        }
+    }
+}
+
+/// A chapter after replay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayedPage {
+    pub content: String,
+    /// Blocks (and commands) that are not verified, in page order.
+    pub problems: Vec<Unverified>,
+    /// Runnable blocks published with a verified badge.
+    pub verified: usize,
+}
+
+/// How one block comes out of the check.
+enum Replay {
+    Ignored(String),
+    Verified {
+        meta: Meta,
+        /// Per step, the real (unredacted) output lines, when the snapshot has them.
+        real: Option<Vec<Vec<String>>>,
+    },
+    Unverified(Vec<(usize, Problem)>),
+}
+
+/// One command's part of a transcript.
+#[derive(Debug, Clone, PartialEq)]
+struct RecordedStep {
+    output: Vec<String>,
+    status: Recorded,
+}
+
+/// Splits a transcript (snapshot body or raw) into the block's commands, in the layout the runner writes:
+/// the command lines, the output, `? N` or `? timeout after D` when the command did not succeed. Stops
+/// where the transcript stops following the block's commands.
+fn split_transcript(block: &Block, text: &str) -> Vec<RecordedStep> {
+    let lines: Vec<&str> = text.lines().collect();
+    let commands: Vec<Vec<String>> = block
+        .steps
+        .iter()
+        .map(|s| {
+            snapshot::command_lines(s)
+                .lines()
+                .map(|l| l.trim_end().to_string())
+                .collect()
+        })
+        .collect();
+    let starts_at = |cmd: &[String], at: usize| {
+        cmd.iter()
+            .enumerate()
+            .all(|(i, c)| lines.get(at + i).is_some_and(|l| l.trim_end() == c))
+    };
+    let mut steps = Vec::new();
+    let mut pos = 0;
+    for (i, cmd) in commands.iter().enumerate() {
+        if !starts_at(cmd, pos) {
+            break;
+        }
+        pos += cmd.len();
+        let end = match commands.get(i + 1) {
+            Some(next) => match (pos..=lines.len()).find(|&at| starts_at(next, at)) {
+                Some(end) => end,
+                None => lines.len(),
+            },
+            None => lines.len(),
+        };
+        let mut output: Vec<String> = lines[pos..end].iter().map(|l| l.to_string()).collect();
+        let status = match output.last().and_then(|l| parse_status(l)) {
+            Some(status) => {
+                output.pop();
+                status
+            }
+            None => Recorded::Code(0),
+        };
+        steps.push(RecordedStep { output, status });
+        pos = end;
+    }
+    steps
+}
+
+fn parse_status(line: &str) -> Option<Recorded> {
+    let rest = line.trim_end().strip_prefix("? ")?;
+    if let Some(after) = rest.strip_prefix("timeout after ") {
+        return Some(Recorded::Timeout(after.to_string()));
+    }
+    rest.parse().ok().map(Recorded::Code)
+}
+
+fn status_agrees(expected: Status, recorded: &Recorded) -> bool {
+    match (expected, recorded) {
+        (_, Recorded::Timeout(_)) => false,
+        (Status::Success, Recorded::Code(n)) => *n == 0,
+        (Status::Code(e), Recorded::Code(n)) => e == *n,
+        (Status::Failed, Recorded::Code(n)) => *n != 0,
+    }
+}
+
+/// Checks one block against its snapshot, extending the page's bindings with what matched.
+fn check_block(block: &Block, snap_path: &Path, bindings: &mut Bindings) -> Replay {
+    if let Some(reason) = &block.attrs.ignore {
+        return Replay::Ignored(reason.clone());
+    }
+    let stored: Stored = match snapshot::read(snap_path) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let pending = snap_path.with_extension("snap.new").exists();
+            return Replay::Unverified(vec![(block.line, Problem::NoSnapshot { pending })]);
+        }
+        Err(e) => {
+            return Replay::Unverified(vec![(
+                block.line,
+                Problem::Unreadable {
+                    message: crate::runner::error_chain(&e),
+                },
+            )])
+        }
+    };
+    if stored.meta.commands != snapshot::command_hash(block) {
+        return Replay::Unverified(vec![(block.line, Problem::CommandsChanged)]);
+    }
+    let recorded = split_transcript(block, &stored.body);
+    let mut problems = Vec::new();
+    for (i, step) in block.steps.iter().enumerate() {
+        let Some(rec) = recorded.get(i) else {
+            problems.push((step.line, Problem::Missing));
+            break;
+        };
+        if !step.expected.is_empty() {
+            // The transcript marks where `^C` went out, as the page does; it is not output.
+            let output = rec
+                .output
+                .iter()
+                .filter(|l| step.interrupt_after.is_none() || l.as_str() != "^C")
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n");
+            if let Match::Mismatch { conflict } =
+                update::match_fast(&step.expected, &output, bindings)
+            {
+                problems.push((
+                    step.line,
+                    Problem::OutputDiffers {
+                        diff: matching::diff(&step.expected, &output, false),
+                        conflict: conflict.map(|c| c.to_string()),
+                    },
+                ));
+            }
+        }
+        if step.status_checked() && !status_agrees(step.status, &rec.status) {
+            problems.push((
+                step.line,
+                Problem::StatusDiffers {
+                    expected: step.status,
+                    recorded: rec.status.clone(),
+                },
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Replay::Unverified(problems);
+    }
+    let real = (!stored.meta.raw.is_empty()).then(|| {
+        split_transcript(block, &stored.meta.raw)
+            .into_iter()
+            .map(|s| s.output)
+            .collect::<Vec<_>>()
+    });
+    let real = real.filter(|r| r.len() == block.steps.len());
+    Replay::Verified {
+        meta: stored.meta,
+        real,
+    }
+}
+
+/// Replays one chapter: checks its runnable blocks against their snapshots and renders them.
+///
+/// `page_path` names the page as the runner does (`src/` + the chapter's path in SUMMARY.md), which is what
+/// snapshot names derive from. `content` is the chapter as mdBook hands it over (includes expanded);
+/// `source` is the chapter's file as written, when it can be read, so that problems name its lines.
+pub fn replay_page(
+    page_path: &Path,
+    content: &str,
+    source: Option<&str>,
+    options: &ReplayOptions,
+) -> Result<ReplayedPage, ParseError> {
+    let page = snippet::parse_page_with(page_path, content, &options.prompts)?;
+    if page.blocks.is_empty() {
+        return Ok(ReplayedPage {
+            content: content.to_string(),
+            problems: Vec::new(),
+            verified: 0,
+        });
+    }
+    let names = snapshot::names(&page);
+    let mut bindings = Bindings::new();
+    // The runner's order: teardown blocks last, so bindings build up as they did in the run.
+    let order: Vec<usize> = (0..page.blocks.len())
+        .filter(|&i| !page.blocks[i].attrs.teardown)
+        .chain((0..page.blocks.len()).filter(|&i| page.blocks[i].attrs.teardown))
+        .collect();
+    let mut replays: Vec<Option<Replay>> = (0..page.blocks.len()).map(|_| None).collect();
+    for i in order {
+        let snap_path = snapshot::path(&options.snapshot_dir, &names[i]);
+        replays[i] = Some(check_block(&page.blocks[i], &snap_path, &mut bindings));
+    }
+    let replays: Vec<Replay> = replays
+        .into_iter()
+        .map(|r| r.expect("every block"))
+        .collect();
+
+    let lines = LineMap::new(content, source);
+    let mut problems = Vec::new();
+    for (i, replay) in replays.iter().enumerate() {
+        if let Replay::Unverified(list) = replay {
+            for (line, problem) in list {
+                problems.push(Unverified {
+                    file: page.path.clone(),
+                    line: lines.source_line(*line, &page.blocks[i], content),
+                    snapshot: snapshot::path(&options.snapshot_dir, &names[i]),
+                    problem: problem.clone(),
+                });
+            }
+        }
+    }
+
+    let fences: HashMap<usize, Fence> = markdown::fences(content)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.span.start, f))
+        .collect();
+    let shown = reveal(&page, &replays, options);
+    let mut out = content.to_string();
+    let mut verified = 0;
+    for (i, block) in page.blocks.iter().enumerate().rev() {
+        let Some(fence) = fences.get(&block.span.start) else {
+            continue;
+        };
+        let replacement = if block.attrs.hidden || block.attrs.teardown {
+            String::new()
+        } else {
+            let short = match &replays[i] {
+                Replay::Unverified(list) => list.first().map_or("", |(_, p)| p.short()),
+                _ => "",
+            };
+            if matches!(replays[i], Replay::Verified { .. }) {
+                verified += 1;
+            }
+            render_block(
+                content,
+                block,
+                fence,
+                &replays[i],
+                &shown[i],
+                short,
+                options.format,
+            )
+        };
+        out.replace_range(block.span.clone(), &replacement);
+    }
+    Ok(ReplayedPage {
+        content: out,
+        problems,
+        verified,
+    })
+}
+
+/// Page lines of the content mdBook hands over, mapped to lines of the chapter's file: the same when no
+/// `{{#include}}` changed the chapter, else found by the block's text in the file.
+struct LineMap<'a> {
+    source: Option<&'a str>,
+    same: bool,
+}
+
+impl<'a> LineMap<'a> {
+    fn new(content: &str, source: Option<&'a str>) -> Self {
+        LineMap {
+            source,
+            same: source.is_none_or(|s| s == content),
+        }
+    }
+
+    fn source_line(&self, line: usize, block: &Block, content: &str) -> usize {
+        let Some(source) = self.source.filter(|_| !self.same) else {
+            return line;
+        };
+        let needle = &content[block.span.clone()];
+        let mut found = source.match_indices(needle).map(|(at, _)| at);
+        match (found.next(), found.next()) {
+            (Some(at), None) => {
+                let fence_line = source[..at].matches('\n').count() + 1;
+                fence_line + (line - block.line)
+            }
+            _ => line,
+        }
+    }
+}
+
+/// The container prefix of a fence's later lines (list indentation, `> `), from its closing fence line.
+fn container_prefix(span_text: &str) -> &str {
+    let text = span_text.trim_end_matches(['\n', '\r']);
+    let last = text.rsplit_once('\n').map_or("", |(_, last)| last);
+    let last = last.strip_suffix('\r').unwrap_or(last);
+    let end = last.find(['`', '~']).unwrap_or(0);
+    &last[..end]
+}
+
+/// A body line written with a container prefix; an empty line keeps no trailing blank.
+fn with_prefix(prefix: &str, text: &str) -> String {
+    if text.is_empty() {
+        prefix.trim_end().to_string()
+    } else {
+        format!("{prefix}{text}")
+    }
+}
+
+/// The volatile values a page shows (addresses, IDs, names), by the value the run showed in their place:
+/// real output shown where the page wrote a wildcard speaks of `172.18.0.2` when the page does, not of the
+/// `192.168.16.2` the run happened to get.
+#[derive(Debug, Default)]
+struct PageValues(HashMap<(Class, String), String>);
+
+impl PageValues {
+    /// Learns from a page line and the run line it matched (no `[..]`: values pair up in order).
+    fn learn(&mut self, page: &str, run: &str) {
+        if page.contains("[..]") {
+            return;
+        }
+        let (p, r) = (redact::volatile_spans(page), redact::volatile_spans(run));
+        let pairs_up = p.len() == r.len()
+            && p.iter()
+                .zip(&r)
+                .all(|(p, r)| p.class == r.class && p.class.is_numbered());
+        if !pairs_up {
+            return;
+        }
+        for (ps, rs) in p.iter().zip(&r) {
+            let shown = &page[ps.range.clone()];
+            // A placeholder the author wrote (`[IP1]`) is no value to show readers.
+            if shown.starts_with('[') {
+                continue;
+            }
+            let run_value = &run[rs.range.clone()];
+            self.0
+                .entry((rs.class, rs.class.key(run_value)))
+                .or_insert_with(|| shown.to_string());
+        }
+    }
+
+    /// A run line with the values the page shows put in place of the run's.
+    fn apply(&self, run: &str) -> String {
+        let mut out = String::with_capacity(run.len());
+        let mut last = 0;
+        for span in redact::volatile_spans(run) {
+            let value = &run[span.range.clone()];
+            if let Some(shown) = self.0.get(&(span.class, span.class.key(value))) {
+                out.push_str(&run[last..span.range.start]);
+                out.push_str(shown);
+                last = span.range.end;
+            }
+        }
+        out.push_str(&run[last..]);
+        out
+    }
+}
+
+/// Expected lines without the trailing blank ones (which the matcher ignores).
+fn claimed(expected: &[String]) -> &[String] {
+    let blank = expected
+        .iter()
+        .rev()
+        .take_while(|l| l.trim().is_empty())
+        .count();
+    &expected[..expected.len() - blank]
+}
+
+/// How a matched step's expected lines line up with its real output, or `None` when they do not line up
+/// cleanly (then the page is shown as written).
+fn line_up(expected: &[String], real: &[String]) -> Option<Vec<Piece>> {
+    let expected = claimed(expected);
+    let pieces = if update::has_wildcards(expected) {
+        update::align(expected, real)
+    } else if expected.len() == real.len() {
+        (0..expected.len())
+            .map(|i| Piece::Same { exp: i, act: i })
+            .collect()
+    } else {
+        return None;
+    };
+    pieces
+        .iter()
+        .all(|p| matches!(p, Piece::Same { .. } | Piece::Wild { .. }))
+        .then_some(pieces)
+}
+
+/// For each step of each block: the lines to show for each expected line, where the page wrote a wildcard
+/// and real output replaces it (`None`: the step is shown as written).
+type Shown = Vec<Vec<Option<Vec<Vec<String>>>>>;
+
+fn reveal(page: &snippet::Page, replays: &[Replay], options: &ReplayOptions) -> Shown {
+    let mut shown: Shown = page
+        .blocks
+        .iter()
+        .map(|b| vec![None; b.steps.len()])
+        .collect();
+    if !options.real_output {
+        return shown;
+    }
+    let mut values = PageValues::default();
+    let mut lined_up = Vec::new();
+    for (b, (block, replay)) in page.blocks.iter().zip(replays).enumerate() {
+        let Replay::Verified {
+            real: Some(real), ..
+        } = replay
+        else {
+            continue;
+        };
+        for (s, (step, real)) in block.steps.iter().zip(real).enumerate() {
+            let real = update::output_lines(&real.join("\n"));
+            let Some(pieces) = line_up(&step.expected, &real) else {
+                continue;
+            };
+            for piece in &pieces {
+                if let Piece::Same { exp, act } = piece {
+                    values.learn(&step.expected[*exp], &real[*act]);
+                }
+            }
+            if update::has_wildcards(&step.expected) {
+                lined_up.push((b, s, pieces, real));
+            }
+        }
+    }
+    for (b, s, pieces, real) in lined_up {
+        let expected = &page.blocks[b].steps[s].expected;
+        let mut lines: Vec<Vec<String>> = expected.iter().map(|l| vec![l.clone()]).collect();
+        for piece in pieces {
+            match piece {
+                Piece::Same { exp, act } if expected[exp].contains("[..]") => {
+                    lines[exp] = vec![values.apply(&real[act])];
+                }
+                Piece::Wild { exp, acts } => {
+                    lines[exp] = real[acts].iter().map(|l| values.apply(l)).collect();
+                }
+                _ => {}
+            }
+        }
+        shown[b][s] = Some(lines);
+    }
+    shown
+}
+
+fn render_block(
+    content: &str,
+    block: &Block,
+    fence: &Fence,
+    replay: &Replay,
+    shown: &[Option<Vec<Vec<String>>>],
+    short: &str,
+    format: BadgeFormat,
+) -> String {
+    let span_text = &content[block.span.clone()];
+    let prefix = container_prefix(span_text);
+    let lang = fence
+        .info
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .next()
+        .unwrap_or_default();
+
+    // What each page line of the body becomes.
+    let mut input_lines = Vec::new();
+    let mut expected_at: HashMap<usize, (usize, usize)> = HashMap::new();
+    for (s, step) in block.steps.iter().enumerate() {
+        input_lines.extend(step.line..step.line + step.input.len());
+        for (k, &line) in step.expected_lines.iter().enumerate() {
+            expected_at.insert(line, (s, k));
+        }
+    }
+    let mut body: Vec<String> = Vec::new();
+    for line in &fence.body {
+        if let Some(&(s, k)) = expected_at.get(&line.line) {
+            match &shown[s] {
+                Some(lines) => body.extend(lines[k].iter().cloned()),
+                None => body.push(line.text.clone()),
+            }
+        } else if !input_lines.contains(&line.line)
+            && (line.text.trim_end() == "?" || line.text.starts_with("? "))
+        {
+            // An exit status line: docktest's, not the reader's.
+        } else {
+            body.push(line.text.clone());
+        }
+    }
+    while body.last().is_some_and(|l| l.trim().is_empty()) {
+        body.pop();
+    }
+
+    // A fence longer than any backtick run that opens a line of the body, real output included.
+    let longest = body
+        .iter()
+        .map(|l| l.trim_start().chars().take_while(|&c| c == '`').count())
+        .max()
+        .unwrap_or(0);
+    let ticks = "`".repeat(longest.max(2) + 1);
+    let mut out = format!("{ticks}{lang}\n");
+    for line in &body {
+        out.push_str(&with_prefix(prefix, line));
+        out.push('\n');
+    }
+    out.push_str(prefix);
+    out.push_str(&ticks);
+    out.push('\n');
+    out.push_str(prefix);
+    out.push_str(&badge(replay, short, format));
+    // A blank line ends the badge's HTML block before whatever follows.
+    out.push('\n');
+    out.push_str(prefix.trim_end());
+    if span_text.ends_with('\n') {
+        out.push('\n');
+    }
+    out
+}
+
+/// The line under a published block: verified (engine, date), ignored (reason) or not verified.
+fn badge(replay: &Replay, short: &str, format: BadgeFormat) -> String {
+    let (class, mark, text) = match replay {
+        Replay::Verified { meta, .. } => {
+            let on = if meta.engine.is_empty() {
+                String::new()
+            } else {
+                format!(" on {}", meta.engine)
+            };
+            let date = if meta.date.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", meta.date)
+            };
+            ("verified", "✓", format!("Verified{on}{date}"))
+        }
+        Replay::Ignored(reason) => ("ignored", "–", format!("Not run: {reason}")),
+        Replay::Unverified(_) => ("unverified", "!", format!("Not verified: {short}")),
+    };
+    match format {
+        BadgeFormat::Html => format!(
+            "<div class=\"docktest-badge docktest-{class}\" role=\"note\"><span class=\"docktest-mark\" \
+             aria-hidden=\"true\">{mark}</span> {}</div>",
+            escape_html(&text)
+        ),
+        BadgeFormat::Text => format!("*{}*", escape_markdown(&text)),
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\`*_[]<>#|".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Why the preprocessor could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("cannot read mdBook's input on stdin")]
+    Input(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0}")]
+    Config(String),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Parse(Vec<ParseError>),
+    #[error("cannot write the book to stdout")]
+    Output(#[source] std::io::Error),
+}
+
+/// What a replay of the whole book found.
+#[derive(Debug)]
+pub struct BookReplay {
+    pub book: MdBook,
+    /// The book's root, as mdBook gave it.
+    pub root: PathBuf,
+    pub problems: Vec<Unverified>,
+    pub on_unverified: OnUnverified,
+    /// Blocks published with a verified badge.
+    pub verified: usize,
+    /// A warning about the calling mdBook's version, if it is not the one docktest was built with.
+    pub version_warning: Option<String>,
+}
+
+/// Replays every chapter of the book mdBook handed over.
+pub fn replay_book(
+    ctx: &PreprocessorContext,
+    mut book: MdBook,
+) -> Result<BookReplay, PreprocessError> {
+    let table = ctx
+        .config
+        .get::<toml::Value>("preprocessor.docktest")
+        .map_err(|e| PreprocessError::Config(format!("[preprocessor.docktest]: {e:#}")))?
+        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+    let config = Config::from_table(table).map_err(PreprocessError::Config)?;
+    let options = ReplayOptions::new(&config, &ctx.root, BadgeFormat::for_renderer(&ctx.renderer))
+        .map_err(PreprocessError::Config)?;
+    let src_dir = ctx.root.join(&ctx.config.book.src);
+
+    // Chapters are independent: take their contents out, replay them on every core, put them back in order.
+    let mut work: Vec<(PathBuf, String)> = Vec::new();
+    book.for_each_mut(|item| {
+        if let BookItem::Chapter(chapter) = item {
+            if let Some(source_path) = &chapter.source_path {
+                work.push((source_path.clone(), std::mem::take(&mut chapter.content)));
+            }
+        }
+    });
+    let replay_one = |(source_path, content): &(PathBuf, String)| {
+        // As the runner names pages, so snapshot names agree.
+        let page_path = Path::new("src").join(source_path);
+        let source = std::fs::read_to_string(src_dir.join(source_path)).ok();
+        replay_page(&page_path, content, source.as_deref(), &options)
+    };
+    let mut results = parallel_map(&work, replay_one).into_iter();
+    let mut work = work.into_iter();
+
+    let mut problems = Vec::new();
+    let mut errors = Vec::new();
+    let mut verified = 0;
+    book.for_each_mut(|item| {
+        let BookItem::Chapter(chapter) = item else {
+            return;
+        };
+        if chapter.source_path.is_none() {
+            return;
+        }
+        let (_, original) = work.next().expect("one result per chapter");
+        match results.next().expect("one result per chapter") {
+            Ok(replayed) => {
+                chapter.content = replayed.content;
+                problems.extend(replayed.problems);
+                verified += replayed.verified;
+            }
+            Err(e) => {
+                chapter.content = original;
+                errors.push(e);
+            }
+        }
+    });
+    if !errors.is_empty() {
+        return Err(PreprocessError::Parse(errors));
+    }
+    // Messages read best with paths as the user sees them from where mdBook runs (the book's root).
+    if let Ok(cwd) = std::env::current_dir() {
+        for p in &mut problems {
+            p.snapshot = relative_to(&p.snapshot, &cwd);
+        }
+    }
+    Ok(BookReplay {
+        book,
+        root: ctx.root.clone(),
+        problems,
+        on_unverified: config.on_unverified,
+        verified,
+        version_warning: version_warning(&ctx.mdbook_version),
+    })
+}
+
+/// `path` relative to `dir` when it lies in `dir` or next to it (`../snapshots/x.snap`), else as it is.
+fn relative_to(path: &Path, dir: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix(dir) {
+        return rest.to_path_buf();
+    }
+    match dir.parent().map(|parent| path.strip_prefix(parent)) {
+        Some(Ok(rest)) => Path::new("..").join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// `f` over `items` on as many threads as there are cores (at most 8), results in the order of `items`.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    if threads == 1 || items.len() < 2 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a replay thread panicked"))
+            .collect()
+    })
+}
+
+/// mdBook's protocol has no version field: compare the caller's version with the one docktest was built
+/// against (major and minor).
+fn version_warning(caller: &str) -> Option<String> {
+    let major_minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+    let ours = mdbook_preprocessor::MDBOOK_VERSION;
+    (major_minor(caller) != major_minor(ours)).then(|| {
+        format!(
+            "docktest was built for mdBook {ours}, but mdBook {caller} is calling it; the book may not build \
+             as expected"
+        )
+    })
+}
+
+/// The preprocessor as mdBook runs it: reads `[context, book]` JSON, writes the book JSON. When an
+/// unverified block must fail the build, nothing is written.
+pub fn preprocess(input: impl Read, mut output: impl Write) -> Result<BookReplay, PreprocessError> {
+    let (ctx, book) =
+        mdbook_preprocessor::parse_input(input).map_err(|e| PreprocessError::Input(e.into()))?;
+    let replay = replay_book(&ctx, book)?;
+    if replay.problems.is_empty() || replay.on_unverified == OnUnverified::Warn {
+        serde_json::to_writer(&mut output, &replay.book)
+            .map_err(|e| PreprocessError::Output(e.into()))?;
+        output.flush().map_err(PreprocessError::Output)?;
+    }
+    Ok(replay)
+}
+
+/// The [`Preprocessor`] trait for programs that drive mdBook as a library.
+pub struct Docktest;
+
+impl Preprocessor for Docktest {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn run(
+        &self,
+        ctx: &PreprocessorContext,
+        book: MdBook,
+    ) -> mdbook_preprocessor::errors::Result<MdBook> {
+        let replay = replay_book(ctx, book)?;
+        if !replay.problems.is_empty() && replay.on_unverified == OnUnverified::Error {
+            let list: Vec<String> = replay.problems.iter().map(|p| p.to_string()).collect();
+            anyhow::bail!(
+                "{}\nhint: verify the book with `{FIX}`, then review its snapshots with `cargo insta review`",
+                list.join("\n")
+            );
+        }
+        Ok(replay.book)
+    }
+
+    /// Every renderer: the HTML one gets HTML badges, the others Markdown text. Leaving a renderer out would
+    /// hand it the docktest attributes, `?` lines and hidden blocks unprocessed.
+    fn supports_renderer(&self, _renderer: &str) -> mdbook_preprocessor::errors::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// Replays a page whose snapshots live in `dir` with the default options and HTML badges.
+pub fn replay_with_defaults(
+    page_path: &Path,
+    content: &str,
+    dir: &Path,
+) -> Result<ReplayedPage, ParseError> {
+    let options = ReplayOptions {
+        snapshot_dir: dir.to_path_buf(),
+        prompts: Prompts::default(),
+        real_output: true,
+        format: BadgeFormat::Html,
+    };
+    replay_page(page_path, content, None, &options)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENGINE: &str = "Docker 20.10.24+dfsg1 (API 1.41)";
+
+    /// A snapshot folder holding, for each block of `md` in order, the given body and raw transcript.
+    fn snapshots(md: &str, transcripts: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let page = snippet::parse_page(Path::new("src/p.md"), md).unwrap();
+        let names = snapshot::names(&page);
+        for ((block, name), (body, raw)) in page.blocks.iter().zip(&names).zip(transcripts) {
+            let meta = Meta {
+                block: format!("src/p.md:{}", block.line),
+                engine: ENGINE.into(),
+                commands: snapshot::command_hash(block),
+                date: "2026-11-26".into(),
+                raw: raw.to_string(),
+            };
+            std::fs::write(
+                snapshot::path(dir.path(), name),
+                snapshot::render(&meta, body),
+            )
+            .unwrap();
+        }
+        dir
+    }
+
+    fn replay(md: &str, dir: &Path) -> ReplayedPage {
+        replay_with_defaults(Path::new("src/p.md"), md, dir).unwrap()
+    }
+
+    const BADGE: &str = "<div class=\"docktest-badge docktest-verified\" role=\"note\"><span class=\"docktest-mark\" \
+                         aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24+dfsg1 (API 1.41), 2026-11-26</div>";
+
+    // A verified block is published without attributes or `?` lines, language kept, with its badge.
+    #[test]
+    fn verified_block_is_cleaned_and_badged() {
+        let md = "# T\n\n```console,timeout=5s,id=x\n$ false\n? 1\n$ echo hi\nhi\n```\n\nAfter.\n";
+        let dir = snapshots(
+            md,
+            &[(
+                "$ false\n? 1\n$ echo hi\nhi",
+                "$ false\n? 1\n$ echo hi\nhi\n",
+            )],
+        );
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        assert_eq!(r.verified, 1);
+        assert_eq!(
+            r.content,
+            format!("# T\n\n```console\n$ false\n$ echo hi\nhi\n```\n{BADGE}\n\n\nAfter.\n")
+        );
+    }
+
+    // Where the page wrote `...` or `[..]`, readers see what really ran (unredacted); other lines stay.
+    #[test]
+    fn real_output_replaces_wildcards() {
+        let md = "```console\n$ docker inspect web\n<!DOCTYPE html>\n...\n<h1>Welcome</h1>\nip [..]\n```\n";
+        let body =
+            "$ docker inspect web\n<!DOCTYPE html>\n<html>\n<head>\n<h1>Welcome</h1>\nip [IP1]/16";
+        let raw = "$ docker inspect web\n<!DOCTYPE html>\n<html>\n<head>\n<h1>Welcome</h1>\nip 172.18.0.2/16\n";
+        let dir = snapshots(md, &[(body, raw)]);
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        assert!(
+            r.content.starts_with(
+                "```console\n$ docker inspect web\n<!DOCTYPE html>\n<html>\n<head>\n<h1>Welcome</h1>\nip 172.18.0.2/16\n```\n"
+            ),
+            "{}",
+            r.content
+        );
+        let options = ReplayOptions {
+            snapshot_dir: dir.path().into(),
+            prompts: Prompts::default(),
+            real_output: false,
+            format: BadgeFormat::Html,
+        };
+        let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
+        assert!(
+            r.content
+                .starts_with("```console\n$ docker inspect web\n<!DOCTYPE html>\n...\n"),
+            "{}",
+            r.content
+        );
+    }
+
+    // Real output revealed under a wildcard speaks of the values the page shows, not of the run's.
+    #[test]
+    fn real_output_keeps_the_page_values() {
+        let md = "```console\n$ inspect\n172.18.0.2\n```\n\n```console\n$ ping web\nPING web (172.18.0.2)\n...\n```\n";
+        let dir = snapshots(
+            md,
+            &[
+                ("$ inspect\n[IP1]", "$ inspect\n192.168.16.2\n"),
+                (
+                    "$ ping web\nPING web ([IP1])\n64 bytes from [IP1]: seq=0 ttl=64 time=[TIME]\nfrom [IP2]",
+                    "$ ping web\nPING web (192.168.16.2)\n64 bytes from 192.168.16.2: seq=0 ttl=64 time=0.1 ms\nfrom 192.168.16.9\n",
+                ),
+            ],
+        );
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        assert!(
+            r.content.contains(
+                "PING web (172.18.0.2)\n64 bytes from 172.18.0.2: seq=0 ttl=64 time=0.1 ms\nfrom 192.168.16.9\n```"
+            ),
+            "{}",
+            r.content
+        );
+    }
+
+    // Hidden and teardown blocks run but are not published; an ignored block shows its reason.
+    #[test]
+    fn hidden_teardown_and_ignored_blocks() {
+        let md = "```console,hidden\n$ echo setup\n```\n\n```console,ignore=\"needs a registry\"\n$ docker pull x\n```\n\n\
+                  ```console,teardown\n$ echo bye\n```\n";
+        let dir = snapshots(
+            md,
+            &[
+                ("$ echo setup\nsetup", ""),
+                ("", ""),
+                ("$ echo bye\nbye", ""),
+            ],
+        );
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        assert_eq!(
+            r.content,
+            "\n\n```console\n$ docker pull x\n```\n<div class=\"docktest-badge docktest-ignored\" role=\"note\">\
+             <span class=\"docktest-mark\" aria-hidden=\"true\">–</span> Not run: needs a registry</div>\n\n\n\n"
+        );
+    }
+
+    // No snapshot, a changed command, a changed output, a changed status: each names file:line.
+    #[test]
+    fn unverified_blocks_name_file_and_line() {
+        let md = "```console\n$ echo a\na\n```\n\n```console\n$ echo b\nb\n```\n\n```console\n$ echo c\nc\n$ true\n```\n";
+        let dir = snapshots(
+            md,
+            &[
+                ("$ echo a\na", ""),
+                ("$ echo b\nb", ""),
+                ("$ echo c\nC\n$ true\n? 1", ""),
+            ],
+        );
+        std::fs::remove_file(dir.path().join("src-p__top-1.snap")).unwrap();
+        let edited = md.replace("$ echo b", "$ echo B");
+        let r = replay(&edited, dir.path());
+        let shown: Vec<String> = r
+            .problems
+            .iter()
+            .map(|p| {
+                p.to_string()
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .replace(&dir.path().display().to_string(), "DIR")
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "src/p.md:1: not verified: no snapshot DIR/src-p__top-1.snap",
+                "src/p.md:6: stale: the commands changed since snapshot DIR/src-p__top-2.snap was taken",
+                "src/p.md:12: stale: the output no longer matches snapshot DIR/src-p__top-3.snap (- page, + snapshot)",
+                "src/p.md:14: stale: the page expects success, snapshot DIR/src-p__top-3.snap recorded exit status 1",
+            ]
+        );
+        assert!(
+            r.problems[2].to_string().contains("\n    -c\n    +C"),
+            "{}",
+            r.problems[2]
+        );
+        assert_eq!(r.verified, 0);
+        assert!(r.content.contains("docktest-unverified"));
+    }
+
+    // Equalities hold across a page's blocks, as in `test`: one address shown twice must be one address.
+    #[test]
+    fn bindings_span_the_page() {
+        let md = "```console\n$ a\n172.18.0.2\n```\n\n```console\n$ b\n172.18.0.2\n```\n";
+        let dir = snapshots(md, &[("$ a\n[IP1]", ""), ("$ b\n[IP2]", "")]);
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(r.problems[0].line, 7);
+    }
+
+    // A block in a list item or a block quote keeps its container around every line, badge included.
+    #[test]
+    fn fences_in_containers_keep_their_prefix() {
+        let md = "1. Run:\n\n   ```console,id=a\n   $ echo hi\n   hi\n   ```\n\n> ```console,id=b\n> $ echo x\n> x\n> ```\n";
+        let dir = snapshots(md, &[("$ echo hi\nhi", ""), ("$ echo x\nx", "")]);
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        assert!(
+            r.content.starts_with(&format!(
+                "1. Run:\n\n   ```console\n   $ echo hi\n   hi\n   ```\n   {BADGE}\n\n"
+            )),
+            "{}",
+            r.content
+        );
+        assert!(
+            r.content.contains(&format!(
+                "> ```console\n> $ echo x\n> x\n> ```\n> {BADGE}\n>\n"
+            )),
+            "{}",
+            r.content
+        );
+    }
+
+    // Renderers other than HTML get the badge as Markdown text.
+    #[test]
+    fn text_badge_for_other_renderers() {
+        let md = "```console\n$ echo hi\nhi\n```\n";
+        let dir = snapshots(md, &[("$ echo hi\nhi", "")]);
+        let options = ReplayOptions {
+            snapshot_dir: dir.path().into(),
+            prompts: Prompts::default(),
+            real_output: true,
+            format: BadgeFormat::Text,
+        };
+        let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
+        assert!(
+            r.content
+                .contains("```\n*Verified on Docker 20.10.24+dfsg1 (API 1.41), 2026-11-26*\n"),
+            "{}",
+            r.content
+        );
+    }
+
+    // Real output holding a fence line gets a longer fence.
+    #[test]
+    fn fence_outgrows_backticks_in_output() {
+        let md = "```console\n$ cat doc.md\n...\n```\n";
+        let dir = snapshots(
+            md,
+            &[("$ cat doc.md\n```sh\n```", "$ cat doc.md\n```sh\n```\n")],
+        );
+        let r = replay(md, dir.path());
+        assert!(
+            r.content
+                .starts_with("````console\n$ cat doc.md\n```sh\n```\n````\n"),
+            "{}",
+            r.content
+        );
+    }
+
+    // After `{{#include}}` the chapter's lines differ from its file's: problems name the file's lines.
+    #[test]
+    fn lines_map_back_to_the_file() {
+        let content = "# T\n\nincluded\nlines\n\n```console\n$ echo a\na\n```\n";
+        let source = "# T\n\n{{#include x.md}}\n\n```console\n$ echo a\na\n```\n";
+        let dir = tempfile::tempdir().unwrap();
+        let options = ReplayOptions {
+            snapshot_dir: dir.path().into(),
+            prompts: Prompts::default(),
+            real_output: true,
+            format: BadgeFormat::Html,
+        };
+        let r = replay_page(Path::new("src/p.md"), content, Some(source), &options).unwrap();
+        assert_eq!(r.problems[0].line, 5);
+    }
+
+    // The transcript layout the runner writes splits back into commands, a timeout included.
+    #[test]
+    fn transcripts_split_per_command() {
+        let md = "```console\n$ a \\\n> b\n$ c\n$ d\n```\n";
+        let page = snippet::parse_page(Path::new("src/p.md"), md).unwrap();
+        let steps = split_transcript(
+            &page.blocks[0],
+            "$ a \\\n> b\nout\n? 2\n$ c\n$ d\nx\n? timeout after 2s\n",
+        );
+        assert_eq!(
+            steps,
+            [
+                RecordedStep {
+                    output: vec!["out".into()],
+                    status: Recorded::Code(2)
+                },
+                RecordedStep {
+                    output: vec![],
+                    status: Recorded::Code(0)
+                },
+                RecordedStep {
+                    output: vec!["x".into()],
+                    status: Recorded::Timeout("2s".into())
+                },
+            ]
+        );
+    }
+
+    // mdBook versions: same minor is fine, another minor gets a warning.
+    #[test]
+    fn version_check() {
+        assert_eq!(version_warning(mdbook_preprocessor::MDBOOK_VERSION), None);
+        assert!(version_warning("0.4.40").is_some());
+    }
+}

@@ -1,0 +1,405 @@
+//! What `mdbook-docktest test` tells its user and CI: a line per block (under a progress bar on a
+//! terminal, plain lines otherwise), a summary, and a JUnit XML report with one test case per block.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use owo_colors::{OwoColorize, Style};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::runner::{self, BlockRun, Observer, PageRun, SnapshotVerdict, StepFailure, Verdict};
+use crate::snippet::{Page, Status};
+
+/// How a run ended, in the words of the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub verified: usize,
+    pub failed: usize,
+    pub ignored: usize,
+    /// Verified against the page, but with a new or changed snapshot.
+    pub snapshots: usize,
+    pub cleanup_failures: usize,
+    /// Pages whose results cannot be trusted as a whole (the engine restarted under them).
+    pub page_problems: usize,
+}
+
+impl Counts {
+    pub fn of(pages: &[PageRun]) -> Counts {
+        let mut c = Counts {
+            verified: 0,
+            failed: 0,
+            ignored: 0,
+            snapshots: 0,
+            cleanup_failures: pages.iter().filter(|p| p.cleanup.is_err()).count(),
+            page_problems: pages.iter().filter(|p| p.problem.is_some()).count(),
+        };
+        for b in pages.iter().flat_map(|p| &p.blocks) {
+            match (&b.verdict, &b.snapshot) {
+                (Verdict::Ignored { .. }, _) => c.ignored += 1,
+                (Verdict::Failed(_), _) => c.failed += 1,
+                (Verdict::Verified, SnapshotVerdict::NotChecked | SnapshotVerdict::Matches) => {
+                    c.verified += 1
+                }
+                (Verdict::Verified, _) => c.snapshots += 1,
+            }
+        }
+        c
+    }
+
+    pub fn ok(&self) -> bool {
+        self.failed == 0
+            && self.snapshots == 0
+            && self.cleanup_failures == 0
+            && self.page_problems == 0
+    }
+}
+
+/// Prints the run as it goes: one line per block (with what failed), under a progress bar when both
+/// stdout and stderr are terminals.
+pub struct Printer {
+    color: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl Printer {
+    /// `blocks`: how many blocks the run will report, for the progress bar.
+    pub fn new(color: bool, blocks: usize) -> Printer {
+        let bar = (std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(|| {
+            let style = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} blocks  {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> ");
+            let bar = ProgressBar::new(blocks as u64).with_style(style);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Printer { color, bar }
+    }
+
+    fn paint(&self, text: &str, style: Style) -> String {
+        if self.color {
+            text.style(style).to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn emit(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                println!("{line}");
+            }
+        }
+    }
+
+    /// Removes the progress bar and prints the summary; returns the counts.
+    pub fn summary(&self, pages: &[PageRun], start: Instant) -> Counts {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let c = Counts::of(pages);
+        let mut line = format!("{} verified, {} failed", c.verified, c.failed);
+        if c.snapshots > 0 {
+            line.push_str(&format!(", {} with new or changed snapshots", c.snapshots));
+        }
+        if c.ignored > 0 {
+            line.push_str(&format!(", {} ignored", c.ignored));
+        }
+        line.push_str(&format!(
+            " in {} page(s), {:.1}s",
+            pages.len(),
+            start.elapsed().as_secs_f64()
+        ));
+        println!();
+        let style = if c.ok() {
+            Style::new().green().bold()
+        } else {
+            Style::new().red().bold()
+        };
+        println!("{}", self.paint(&line, style));
+        if c.snapshots > 0 {
+            println!(
+                "hint: review the pending snapshots with `cargo insta review --snapshot-path snapshots` \
+                 (or accept them all with `cargo insta accept`)"
+            );
+        }
+        c
+    }
+}
+
+/// The verdict word of a block.
+fn verdict_word(block: &BlockRun) -> (&'static str, Style) {
+    match (&block.verdict, &block.snapshot) {
+        (Verdict::Ignored { .. }, _) => ("ignored", Style::new().yellow()),
+        (Verdict::Failed(_), _) => ("FAILED", Style::new().red().bold()),
+        (Verdict::Verified, SnapshotVerdict::New { .. }) => {
+            ("new snapshot", Style::new().yellow().bold())
+        }
+        (Verdict::Verified, SnapshotVerdict::Changed { .. }) => {
+            ("snapshot changed", Style::new().red().bold())
+        }
+        (Verdict::Verified, _) => ("verified", Style::new().green()),
+    }
+}
+
+/// What went wrong in a block, as indented lines: each failing command with its `file:line`, the diff or
+/// the status, then the snapshot's side.
+pub fn details(page: &Path, block: &BlockRun) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Verdict::Ignored { reason } = &block.verdict {
+        out.push(format!("      reason: {reason}"));
+    }
+    if let Verdict::Failed(failures) = &block.verdict {
+        for f in failures {
+            let first = f.command.lines().next().unwrap_or_default();
+            out.push(format!(
+                "    {}:{}: {}{first}",
+                page.display(),
+                f.line,
+                f.prompt
+            ));
+            match &f.what {
+                StepFailure::Output { diff, conflict } => {
+                    out.push("      output differs from the page (- page, + actual):".into());
+                    out.extend(diff.lines().map(|l| format!("      {l}")));
+                    if let Some(c) = conflict {
+                        out.push(format!("      {c}"));
+                    }
+                }
+                StepFailure::Status { expected, actual } => out.push(format!(
+                    "      exit status {actual}, but the page expects {}",
+                    match expected {
+                        Status::Success =>
+                            format!("success (add a `? {actual}` line if the failure is meant)"),
+                        Status::Code(n) => format!("`? {n}`"),
+                        Status::Failed => "a failure (`? failed`)".to_string(),
+                    }
+                )),
+                StepFailure::Timeout {
+                    after,
+                    session_closed,
+                } => out.push(format!(
+                    "      still running after {}: it was interrupted{} \
+                     (raise the block's `timeout=` if it is just slow)",
+                    runner::human(*after),
+                    if *session_closed {
+                        " and its container session closed"
+                    } else {
+                        ""
+                    }
+                )),
+                StepFailure::Terminal { message } => out.push(format!("      {message}")),
+            }
+        }
+    }
+    match &block.snapshot {
+        SnapshotVerdict::Changed { diff, pending } => {
+            out.push(format!(
+                "      snapshot {} differs (- stored, + actual):",
+                block.name
+            ));
+            out.extend(diff.lines().map(|l| format!("      {l}")));
+            if let Some(p) = pending {
+                out.push(format!("      pending: {}", p.display()));
+            }
+        }
+        SnapshotVerdict::New { pending: Some(p) } => {
+            out.push(format!("      pending: {}", p.display()));
+        }
+        _ => {}
+    }
+    out
+}
+
+impl Observer for Printer {
+    fn page_started(&mut self, page: &Page) {
+        let path = page.path.display().to_string();
+        if let Some(bar) = &self.bar {
+            bar.set_message(path.clone());
+        }
+        self.emit(&format!("\n{}", self.paint(&path, Style::new().bold())));
+    }
+
+    fn block_done(&mut self, page: &Page, block: &BlockRun) {
+        let place = format!("{}:{}", page.path.display(), block.line);
+        let secs = format!("{:.2}s", block.elapsed.as_secs_f64());
+        let kind = if block.hidden { " (hidden)" } else { "" };
+        let (word, style) = verdict_word(block);
+        self.emit(&format!(
+            "  {:<16} {place}{kind}  {secs}",
+            self.paint(word, style)
+        ));
+        for line in details(&page.path, block) {
+            self.emit(&line);
+        }
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    fn page_done(&mut self, page: &PageRun) {
+        if let Some(problem) = &page.problem {
+            self.emit(&format!(
+                "  {} {problem}",
+                self.paint("page failed:", Style::new().red().bold())
+            ));
+        }
+        match &page.cleanup {
+            Ok(removed) if !removed.is_empty() => self.emit(&format!(
+                "  cleanup: removed {} container(s), {} network(s), {} volume(s) the page left",
+                removed.containers.len(),
+                removed.networks.len(),
+                removed.volumes.len()
+            )),
+            Ok(_) => {}
+            Err(e) => self.emit(&format!(
+                "  {} {e}",
+                self.paint("cleanup failed:", Style::new().red().bold())
+            )),
+        }
+    }
+}
+
+/// A JUnit XML report: a test suite per page, a test case per block named `page:line` (hidden blocks too),
+/// plus a `cleanup` case for a page whose cleanup failed. Ignored blocks are skipped cases.
+pub fn junit(pages: &[PageRun], engine: &str, elapsed: Duration) -> String {
+    let mut report = Report::new("docktest");
+    report.set_time(elapsed);
+    for page in pages {
+        let path = page.path.display().to_string();
+        let mut suite = TestSuite::new(path.clone());
+        suite.set_time(page.elapsed);
+        suite.add_property(("engine", engine));
+        for block in &page.blocks {
+            let name = format!("{path}:{}", block.line);
+            let description = details(&page.path, block).join("\n");
+            let status = match (&block.verdict, &block.snapshot) {
+                (Verdict::Ignored { reason }, _) => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_message(format!("ignored: {reason}"));
+                    s
+                }
+                (Verdict::Failed(failures), _) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!(
+                        "{} command(s) did not do what the page shows",
+                        failures.len()
+                    ));
+                    s.set_description(description);
+                    s
+                }
+                (Verdict::Verified, SnapshotVerdict::New { .. }) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!("no snapshot {} yet", block.name));
+                    s.set_description(description);
+                    s
+                }
+                (Verdict::Verified, SnapshotVerdict::Changed { .. }) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_message(format!("snapshot {} changed", block.name));
+                    s.set_description(description);
+                    s
+                }
+                (Verdict::Verified, _) => TestCaseStatus::success(),
+            };
+            let mut case = TestCase::new(name, status);
+            case.set_classname(path.clone());
+            case.set_time(block.elapsed);
+            suite.add_test_case(case);
+        }
+        if let Some(problem) = &page.problem {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(problem.clone());
+            let mut case = TestCase::new(format!("{path}: page"), s);
+            case.set_classname(path.clone());
+            suite.add_test_case(case);
+        }
+        if let Err(e) = &page.cleanup {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(format!("cleanup failed: {e}"));
+            let mut case = TestCase::new(format!("{path}: cleanup"), s);
+            case.set_classname(path.clone());
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- cannot serialize the report: {e} -->"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{Failure, StepRun};
+    use crate::snapshot::Meta;
+
+    fn block(line: usize, verdict: Verdict) -> BlockRun {
+        BlockRun {
+            line,
+            name: format!("src-p__top-{line}"),
+            verdict,
+            snapshot: SnapshotVerdict::Matches,
+            transcript: String::new(),
+            steps: vec![StepRun {
+                line: line + 1,
+                actual: String::new(),
+                status: Some(0),
+            }],
+            meta: Meta {
+                block: String::new(),
+                engine: String::new(),
+                commands: String::new(),
+                date: String::new(),
+                raw: String::new(),
+            },
+            elapsed: Duration::from_millis(1500),
+            hidden: false,
+        }
+    }
+
+    // CI reads one test case per block, named by page and line, with the diff of a failure.
+    #[test]
+    fn junit_has_a_case_per_block() {
+        let pages = vec![PageRun {
+            path: "src/p.md".into(),
+            blocks: vec![
+                block(3, Verdict::Verified),
+                block(
+                    9,
+                    Verdict::Failed(vec![Failure {
+                        line: 10,
+                        prompt: "$ ".into(),
+                        command: "echo hi".into(),
+                        what: StepFailure::Output {
+                            diff: "-hello\n+hi\n".into(),
+                            conflict: None,
+                        },
+                    }]),
+                ),
+                block(
+                    15,
+                    Verdict::Ignored {
+                        reason: "needs a registry".into(),
+                    },
+                ),
+            ],
+            cleanup: Ok(Default::default()),
+            problem: None,
+            elapsed: Duration::from_secs(3),
+        }];
+        let xml = junit(&pages, "Docker 20.10.24", Duration::from_secs(4));
+        assert!(xml.contains("tests=\"3\""), "{xml}");
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(xml.contains("skipped=\"1\""), "{xml}");
+        assert!(xml.contains("name=\"src/p.md:3\""), "{xml}");
+        assert!(xml.contains("name=\"src/p.md:9\""), "{xml}");
+        assert!(xml.contains("src/p.md:10: $ echo hi"), "{xml}");
+        assert!(xml.contains("-hello"), "{xml}");
+    }
+}

@@ -1,0 +1,131 @@
+//! Bad input and unusable engines: one clear message saying what, where and how to fix it, exit status 2,
+//! and nothing left in the engine.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mdbook_docktest::engine::{Endpoint, Engine};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn docktest(book: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
+    cmd.args(["test", book.to_str().unwrap()])
+        .env("CI", "true")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("mdbook-docktest runs")
+}
+
+/// The one `error:` line, checked to be alone (a `hint:` line may follow).
+fn error_line(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    errors[0].to_string()
+}
+
+// A fence left open would swallow the rest of the page: the error points at its opening line.
+#[test]
+fn unterminated_fence() {
+    let err = error_line(&docktest(&fixture("unterminated"), &[]));
+    assert_eq!(
+        err,
+        "error: src/page.md:3: code fence is never closed; close it with ``` on a line of its own"
+    );
+}
+
+// Typing into a container needs a session: a block starting at a container prompt with none is an error.
+#[test]
+fn container_prompt_with_no_session() {
+    let err = error_line(&docktest(&fixture("orphan-prompt"), &[]));
+    assert!(
+        err.starts_with("error: src/page.md:4: container prompt `/ # ` with no open session; open one with `docker run -it`"),
+        "{err}"
+    );
+}
+
+// A misspelled option is named, with the options that exist.
+#[test]
+fn bad_book_toml_option() {
+    let err = error_line(&docktest(&fixture("bad-option"), &[]));
+    assert!(err.contains("book.toml"), "{err}");
+    assert!(err.contains("unknown field `snapshot`"), "{err}");
+    assert!(err.contains("`snapshots`"), "{err}");
+}
+
+// An image that is neither in the engine, nor pullable, nor has a recipe stops the run before any page runs,
+// naming the page line that uses it and the book.toml table that would fix it.
+#[test]
+fn image_with_no_recipe_that_cannot_be_pulled() {
+    let engine = Engine::connect(Endpoint::from_env()).unwrap_or_else(|e| {
+        panic!("this test needs a Docker engine ({e}); start one with `sudo scripts/engine-start`")
+    });
+    let before = engine.inventory().unwrap();
+    let err = error_line(&docktest(&fixture("missing-image"), &[]));
+    assert!(
+        err.starts_with("error: src/page.md:5: image docktest-nowhere/busybox:1.0 is not in the engine, cannot be pulled, and has no recipe; add one as [preprocessor.docktest.images.\"docktest-nowhere/busybox:1.0\"] in book.toml"),
+        "{err}"
+    );
+    assert_eq!(
+        engine.inventory().unwrap(),
+        before,
+        "nothing ran, nothing is left"
+    );
+}
+
+// An engine older than Docker 20.10 is refused up front, saying which API it speaks.
+#[test]
+fn engine_too_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("old-docker.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer_as_docker_17(stream));
+        }
+    });
+    let host = format!("unix://{}", socket.display());
+    let out = docktest(&fixture("clean"), &[("DOCKER_HOST", &host)]);
+    let err = error_line(&out);
+    assert_eq!(
+        err,
+        format!("error: the Docker engine at {host} speaks API 1.30; docktest needs 1.41 (Docker 20.10) or newer")
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint: upgrade the engine"));
+}
+
+/// Answers every request on the connection the way Docker 17.06 answers `GET /version`.
+fn answer_as_docker_17(stream: std::os::unix::net::UnixStream) {
+    let body = r#"{"Version":"17.06.0-ce","ApiVersion":"1.30","MinAPIVersion":"1.12"}"#;
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        // Request line and headers, up to the blank line; these requests carry no body.
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" => break,
+                Ok(_) => {}
+            }
+        }
+        let response = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.30\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Cleanup under faults: Ctrl-C in the middle of a page, a run killed outright (then `clean`), the engine
+//! restarting under a page, and a snapshot folder that cannot be written. After each, the engine holds
+//! exactly what it held before.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use mdbook_docktest::engine::{Endpoint, Engine, Inventory};
+
+/// Each run removes what its pages created, and these tests compare whole inventories: one at a time.
+static ENGINE: Mutex<()> = Mutex::new(());
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
+    cmd.args(args)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("mdbook-docktest starts")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn engine_at(endpoint: Endpoint) -> Engine {
+    Engine::connect(endpoint).unwrap_or_else(|e| {
+        panic!("this test needs a Docker engine ({e}); start one with `sudo scripts/engine-start`")
+    })
+}
+
+/// Waits until the page has created its objects: the inventory grows past `before`.
+fn wait_for_objects(engine: &Engine, before: &Inventory) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = engine.inventory().unwrap();
+        if now.containers.len() > before.containers.len()
+            && now.volumes.len() > before.volumes.len()
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never created its objects"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+// Ctrl-C in the middle of a page stops the run promptly, and the page still removes what it created.
+#[test]
+fn ctrl_c_mid_page_cleans_up() {
+    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = engine_at(Endpoint::from_env());
+    let before = engine.inventory().unwrap();
+    let child = spawn(&["test", fixture("slow").to_str().unwrap()], &[]);
+    wait_for_objects(&engine, &before);
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    // The page's `sleep 30` is given up on at once, not waited for.
+    assert!(
+        sent.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert!(text(&out).contains("interrupted"), "{}", text(&out));
+    assert_eq!(engine.inventory().unwrap(), before, "engine left as found");
+}
+
+// A run killed outright cannot clean up; `clean` then removes exactly what it left, and says so.
+#[test]
+fn killed_run_is_cleaned_by_clean() {
+    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = engine_at(Endpoint::from_env());
+    let before = engine.inventory().unwrap();
+    let mut child = spawn(&["test", fixture("slow").to_str().unwrap()], &[]);
+    wait_for_objects(&engine, &before);
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    child.wait().unwrap();
+    // Its terminals die with their pseudo-terminal; give the engine a moment to see the last of them.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_ne!(
+        engine.inventory().unwrap(),
+        before,
+        "the killed run left its objects"
+    );
+
+    let out = spawn(&["clean"], &[]).wait_with_output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("removed container dt-fixture-slow"), "{said}");
+    assert!(said.contains("removed network dt-fixture-slow"), "{said}");
+    assert!(said.contains("removed volume dt-fixture-slow"), "{said}");
+    assert_eq!(engine.inventory().unwrap(), before, "engine left as found");
+
+    let again = spawn(&["clean"], &[]).wait_with_output().unwrap();
+    assert!(
+        text(&again).contains("nothing to clean"),
+        "{}",
+        text(&again)
+    );
+}
+
+// A snapshot folder that cannot be written is found before anything runs.
+#[test]
+fn unwritable_snapshot_folder_is_an_error_up_front() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mdbook-docktest"))
+        .args(["test", fixture("unwritable").to_str().unwrap()])
+        .env_remove("CI")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("error: cannot write snapshot"), "{said}");
+    assert!(said.contains("hint: make"), "{said}");
+}
+
+/// A sealed engine of this test's own, so that restarting it disturbs nobody.
+struct PrivateEngine {
+    env: Vec<(&'static str, &'static str)>,
+    endpoint: Endpoint,
+}
+
+impl PrivateEngine {
+    const ENV: [(&'static str, &'static str); 3] = [
+        ("DOCKTEST_NETNS_NAME", "dt-fault"),
+        ("DOCKTEST_STATE", "/var/lib/docktest-fault"),
+        ("DOCKTEST_RUN", "/run/docktest-fault"),
+    ];
+
+    fn start() -> PrivateEngine {
+        Self::launch();
+        // It is this test's own engine: whatever an earlier, failed run of the test left goes.
+        let docker = |args: &str| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("docker {args}"))
+                .env("DOCKER_HOST", "unix:///run/docktest-fault/docker.sock")
+                .output()
+                .expect("docker CLI runs")
+        };
+        docker("ps -aq | DOCKER_HOST=unix:///run/docktest-fault/docker.sock xargs -r docker rm -f");
+        docker("network prune -f");
+        docker("volume prune -f");
+        PrivateEngine {
+            env: vec![
+                ("DOCKER_HOST", "unix:///run/docktest-fault/docker.sock"),
+                ("DOCKTEST_NETNS", "/var/run/netns/dt-fault"),
+            ],
+            endpoint: Endpoint {
+                host: "unix:///run/docktest-fault/docker.sock".into(),
+                netns: Some("/var/run/netns/dt-fault".into()),
+            },
+        }
+    }
+
+    /// Runs `scripts/engine-start` for this engine (idempotent).
+    fn launch() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/engine-start");
+        let out = Command::new(&script)
+            .envs(Self::ENV)
+            .output()
+            .expect("scripts/engine-start runs");
+        assert!(
+            out.status.success(),
+            "scripts/engine-start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops dockerd as `systemctl restart docker` does (its containers stop with it), and starts it again
+    /// in the same namespace.
+    fn restart(&self) {
+        let pid: i32 = std::fs::read_to_string("/run/docktest-fault/dockerd.pid")
+            .expect("the private engine's pid file")
+            .trim()
+            .parse()
+            .unwrap();
+        let pid = nix::unistd::Pid::from_raw(pid);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        while nix::sys::signal::kill(pid, None).is_ok() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        PrivateEngine::launch();
+    }
+}
+
+impl Drop for PrivateEngine {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/engine-stop");
+        let _ = Command::new(script).envs(Self::ENV).output();
+    }
+}
+
+// The engine restarting under a page fails that page with a clear message; the next page runs; once the
+// engine is back, nothing the page created is left.
+#[test]
+fn engine_restart_mid_page() {
+    let engine = PrivateEngine::start();
+    let client = engine_at(engine.endpoint.clone());
+    let before = client.inventory().unwrap();
+    let child = spawn(&["test", fixture("restart").to_str().unwrap()], &engine.env);
+    // The first page has started its container when the inventory grows.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.inventory().unwrap().containers.len() == before.containers.len() {
+        assert!(
+            Instant::now() < deadline,
+            "the page never started its container"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    engine.restart();
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("the Docker engine stopped or restarted while this page ran"),
+        "{said}"
+    );
+    assert!(said.contains("verified         src/next.md:3"), "{said}");
+    let client = engine_at(engine.endpoint.clone());
+    let after = client.inventory().unwrap();
+    assert_eq!(after.containers, before.containers, "no container left");
+    assert_eq!(after.volumes, before.volumes, "no volume left");
+    // A restarted engine gives its predefined networks (bridge, host, none) new IDs: count them.
+    assert_eq!(
+        after.networks.len(),
+        before.networks.len(),
+        "no network left"
+    );
+}

@@ -1,0 +1,561 @@
+//! `mdbook build` with docktest's preprocessor, as a docs author runs it, on fixture books with recorded
+//! snapshots (no engine needed), plus the guide itself once its snapshots exist; the `--update` and
+//! `--junit` runs of `mdbook-docktest test` on a fixture page (those need the engine).
+//!
+//! mdBook 0.5.4 must be on PATH (`scripts/test` installs it), and Debian's `chromium` for the badge test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mdbook_docktest::runner::Book;
+
+fn manifest_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn docktest_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mdbook-docktest")
+}
+
+/// A copy of a fixture book in a temporary folder (builds and edits leave the fixture alone), with the
+/// badge's stylesheet the fixtures share with the guide.
+fn fixture_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &manifest_dir().join("tests/fixtures").join(name),
+        dir.path(),
+    );
+    let theme = dir.path().join("theme");
+    std::fs::create_dir_all(&theme).unwrap();
+    std::fs::copy(
+        manifest_dir().join("book/theme/docktest.css"),
+        theme.join("docktest.css"),
+    )
+    .unwrap();
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// `mdbook build BOOK -d DEST` with docktest's preprocessor being the binary under test.
+fn mdbook_build(book: &Path, dest: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new("mdbook");
+    cmd.arg("build")
+        .arg(book)
+        .arg("-d")
+        .arg(dest)
+        .env("MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND", docktest_bin());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run `mdbook` ({e}); install mdBook 0.5.4 with `cargo install mdbook --version 0.5.4 --locked` \
+             (scripts/test does)"
+        )
+    });
+    out
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The `<main>` of a rendered chapter.
+fn main_of(html: &str) -> &str {
+    let start = html.find("<main>").expect("<main>");
+    let end = html.find("</main>").expect("</main>");
+    &html[start..end]
+}
+
+/// The text of every `<pre><code>` of a chapter's main part.
+fn code_blocks(main: &str) -> Vec<&str> {
+    main.split("<pre><code")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</code></pre>").expect("closed code block")])
+        .collect()
+}
+
+/// Checks a built chapter: a badge under every published runnable block, and nothing of docktest's
+/// grammar left (attributes, `?` lines).
+fn assert_published(html: &str, page: &mdbook_docktest::snippet::Page, place: &str) {
+    let main = main_of(html);
+    let published = page
+        .blocks
+        .iter()
+        .filter(|b| !b.attrs.hidden && !b.attrs.teardown)
+        .count();
+    assert_eq!(
+        main.matches("<div class=\"docktest-badge ").count(),
+        published,
+        "{place}: one badge per published runnable block\n{main}"
+    );
+    assert_eq!(
+        main.matches("docktest-badge docktest-unverified").count(),
+        0,
+        "{place}: every block verified\n{main}"
+    );
+    for code in code_blocks(main) {
+        let (class, body) = code.split_once('>').expect("code tag");
+        for attr in [
+            "hidden", "teardown", "ignore", "term=", "timeout=", "retry=", "id=",
+        ] {
+            assert!(
+                !class.contains(attr),
+                "{place}: attribute `{attr}` left in {class}"
+            );
+        }
+        for line in body.lines() {
+            assert!(
+                !(line.trim_end() == "?" || line.starts_with("? ")),
+                "{place}: `?` line left: {line}\n{body}"
+            );
+        }
+    }
+}
+
+// The acceptance check on a fixture: the book builds, every runnable block carries a badge, hidden blocks,
+// attributes and `?` lines are gone, wildcards show the real output and ignored blocks their reason.
+#[test]
+fn fixture_book_publishes_only_verified_blocks() {
+    let book = fixture_copy("replay");
+    let dest = tempfile::tempdir().unwrap();
+    let out = mdbook_build(book.path(), dest.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+
+    let parsed = Book::load(book.path()).unwrap();
+    for page in &parsed.pages {
+        let html_path = dest
+            .path()
+            .join(page.path.strip_prefix("src").unwrap())
+            .with_extension("html");
+        let html = std::fs::read_to_string(&html_path).unwrap();
+        assert_published(&html, page, &page.path.display().to_string());
+    }
+    let basics = std::fs::read_to_string(dest.path().join("basics.html")).unwrap();
+    let main = main_of(&basics);
+    assert!(!main.contains("export GREETING"), "hidden block shown");
+    assert!(!main.contains("unset GREETING"), "teardown block shown");
+    // `...` became the lines that really ran, `[..]` the real text.
+    assert!(
+        main.contains("alpha\nbeta\ngamma\ndelta\n"),
+        "real output: {main}"
+    );
+    assert!(
+        !main.contains("Linux [..]") && main.contains("which runs Linux "),
+        "{main}"
+    );
+    assert!(main.contains("Not run: needs a registry"), "{main}");
+    assert!(
+        main.contains("aria-hidden=\"true\">✓</span> Verified on Docker "),
+        "{main}"
+    );
+}
+
+// A stale example must break the build where the author looks: the file and line of the edited command,
+// and the command that fixes it. Also after an {{#include}} shifted the chapter's lines.
+#[test]
+fn edited_command_fails_the_build_with_file_and_line() {
+    let book = fixture_copy("replay");
+    let basics = book.path().join("src/basics.md");
+    let text_before = std::fs::read_to_string(&basics).unwrap();
+    std::fs::write(
+        &basics,
+        text_before.replace("$ ls /nonexistent", "$ ls /missing"),
+    )
+    .unwrap();
+    let containers = book.path().join("src/nested/containers.md");
+    let c = std::fs::read_to_string(&containers).unwrap();
+    std::fs::write(&containers, c.replace("> $ seq 3", "> $ seq 4")).unwrap();
+
+    let dest = tempfile::tempdir().unwrap();
+    let out = mdbook_build(book.path(), dest.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("error: src/basics.md:22: stale: the commands changed since snapshot "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: src/nested/containers.md:14: stale: the commands changed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: verify them with `mdbook-docktest test "),
+        "{stderr}"
+    );
+    assert!(!dest.path().join("basics.html").exists());
+}
+
+// A changed expected output (the command unchanged) is stale too, named at the command's line.
+#[test]
+fn edited_output_fails_the_build_at_the_command() {
+    let book = fixture_copy("replay");
+    let basics = book.path().join("src/basics.md");
+    let md = std::fs::read_to_string(&basics).unwrap();
+    std::fs::write(&basics, md.replace("\ndelta\n", "\nepsilon\n")).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let out = mdbook_build(book.path(), dest.path(), &[]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: src/basics.md:12: stale: the output no longer matches snapshot "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("-epsilon"), "{stderr}");
+}
+
+// `on-unverified = "warn"` publishes the book, the stale block marked "not verified", with a warning.
+#[test]
+fn warn_mode_publishes_stale_blocks_marked() {
+    let book = fixture_copy("replay");
+    let basics = book.path().join("src/basics.md");
+    let md = std::fs::read_to_string(&basics).unwrap();
+    std::fs::write(&basics, md.replace("$ ls /nonexistent", "$ ls /missing")).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let out = mdbook_build(
+        book.path(),
+        dest.path(),
+        &[("MDBOOK_PREPROCESSOR__DOCKTEST__ON_UNVERIFIED", "warn")],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("warning: src/basics.md:22: stale: the commands changed"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(dest.path().join("basics.html")).unwrap();
+    assert!(
+        html.contains("Not verified: its commands changed since the last run"),
+        "{html}"
+    );
+    assert_eq!(html.matches("docktest-badge docktest-verified").count(), 1);
+}
+
+// A typo or a wrong type in book.toml is an error naming the option, not a silent default.
+#[test]
+fn bad_option_fails_naming_it() {
+    for (line, option) in [
+        ("real-output = \"yes\"", "real-output"),
+        ("on-unverifed = \"warn\"", "on-unverifed"),
+    ] {
+        let book = fixture_copy("replay");
+        let toml_path = book.path().join("book.toml");
+        let toml = std::fs::read_to_string(&toml_path).unwrap();
+        std::fs::write(
+            &toml_path,
+            toml.replace(
+                "[preprocessor.docktest]\n",
+                &format!("[preprocessor.docktest]\n{line}\n"),
+            ),
+        )
+        .unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let out = mdbook_build(book.path(), dest.path(), &[]);
+        let (_, stderr) = text(&out);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains(&format!("`{option}`")), "{stderr}");
+    }
+}
+
+// mdBook asks before running a preprocessor; docktest processes every renderer (others get text badges).
+#[test]
+fn supports_every_renderer() {
+    for renderer in ["html", "markdown"] {
+        let out = Command::new(docktest_bin())
+            .args(["supports", renderer])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{renderer}");
+    }
+}
+
+// The guide itself: once its snapshots are recorded (`mdbook-docktest test book`), `mdbook build book`
+// publishes every chapter with a badge on every runnable block and none of docktest's grammar left.
+#[test]
+fn the_guide_builds_with_a_badge_on_every_block() {
+    let root = manifest_dir().join("book");
+    let dest = tempfile::tempdir().unwrap();
+    let out = mdbook_build(&root, dest.path(), &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        out.status.success(),
+        "mdbook build book failed (are the guide's snapshots recorded?)\n{stdout}\n{stderr}"
+    );
+    let book = Book::load(&root).unwrap();
+    let mut badges = 0;
+    for page in &book.pages {
+        let html_path = dest
+            .path()
+            .join(page.path.strip_prefix("src").unwrap())
+            .with_extension("html");
+        let html = std::fs::read_to_string(&html_path).unwrap();
+        assert_published(&html, page, &page.path.display().to_string());
+        badges += main_of(&html)
+            .matches("docktest-badge docktest-verified")
+            .count();
+    }
+    assert!(badges >= 12, "the guide shows at least 12 verified blocks");
+}
+
+/// Runs headless Chromium (Debian's `chromium`) with the flags that keep it off the network.
+fn chromium(args: &[&str], profile: &Path) -> Output {
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1200,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `chromium` ({e}); install Debian's package: `apt-get install chromium`"
+            )
+        })
+}
+
+/// Measures every badge in every mdBook theme, in the browser: size, display, visibility, opacity, and the
+/// contrast of its text against the background it sits on. One line per badge and theme, in a `<pre>`.
+const MEASURE: &str = r#"<script>
+(function () {
+  const html = document.documentElement;
+  const themes = ["light", "rust", "coal", "navy", "ayu"];
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).slice(0, 3).map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      const v = rgb(c);
+      if (v.length === 3 || (v.length === 4 && v[3] > 0)) return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  const lines = [];
+  for (const theme of themes) {
+    themes.forEach((t) => html.classList.remove(t));
+    html.classList.add(theme);
+    document.querySelectorAll(".docktest-badge").forEach((b, i) => {
+      const r = b.getBoundingClientRect();
+      const s = getComputedStyle(b);
+      const [hi, lo] = [lum(s.color), lum(background(b))].sort((x, y) => y - x);
+      const contrast = (hi + 0.05) / (lo + 0.05);
+      const spoken = Array.from(b.childNodes)
+        .filter((n) => !(n.nodeType === 1 && n.getAttribute("aria-hidden") === "true"))
+        .map((n) => n.textContent).join("").trim();
+      lines.push([theme, i, Math.round(r.width), Math.round(r.height), Math.round(r.right),
+        window.innerWidth, s.display, s.visibility, s.opacity, contrast.toFixed(2), spoken].join("|"));
+    });
+  }
+  themes.forEach((t) => html.classList.remove(t));
+  html.classList.add("light");
+  const pre = document.createElement("pre");
+  pre.id = "docktest-measure";
+  pre.textContent = "\n" + lines.join("\n") + "\n";
+  document.body.appendChild(pre);
+})();
+</script></body>"#;
+
+// Readers must see the badge: rendered by a real browser, in every theme, it has a size, is displayed,
+// visible and opaque, fits the page, its text contrasts with its background (WCAG AA, 4.5:1), and a screen
+// reader reads it as plain words. The screenshot is kept for a human to look at.
+#[test]
+fn badge_is_visible_in_headless_chromium() {
+    let book = fixture_copy("replay");
+    let dest = tempfile::tempdir().unwrap();
+    let out = mdbook_build(book.path(), dest.path(), &[]);
+    assert!(out.status.success(), "{}", text(&out).1);
+
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let page = dest.path().join("basics.html");
+    let shot: PathBuf = artifacts.join("badge.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            &format!("file://{}", page.display()),
+        ],
+        profile.path(),
+    );
+    assert!(shot.is_file(), "no screenshot written\n{}", text(&out).1);
+    eprintln!("screenshot: {}", shot.display());
+
+    let html = std::fs::read_to_string(&page).unwrap();
+    let measured_page = dest.path().join("basics-measured.html");
+    std::fs::write(&measured_page, html.replacen("</body>", MEASURE, 1)).unwrap();
+    let out = chromium(
+        &[
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            &format!("file://{}", measured_page.display()),
+        ],
+        profile.path(),
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom
+        .find("<pre id=\"docktest-measure\">")
+        .unwrap_or_else(|| panic!("the measuring script did not run\n{}", text(&out).1));
+    let report = &dom[start..];
+    let report = &report[report.find('>').unwrap() + 1..report.find("</pre>").unwrap()];
+    let rows: Vec<Vec<&str>> = report
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('|').collect())
+        .collect();
+    assert_eq!(rows.len(), 5 * 3, "3 badges in each of 5 themes:\n{report}");
+    for row in &rows {
+        let [theme, _, width, height, right, window, display, visibility, opacity, contrast, spoken] =
+            row[..]
+        else {
+            panic!("bad row {row:?}");
+        };
+        let num = |s: &str| s.parse::<f64>().unwrap();
+        let what = format!("{theme}: {row:?}");
+        assert!(num(width) > 100.0 && num(height) > 10.0, "{what}");
+        assert!(num(right) <= num(window), "{what}");
+        assert_ne!(display, "none", "{what}");
+        assert_eq!(visibility, "visible", "{what}");
+        assert_eq!(num(opacity), 1.0, "{what}");
+        assert!(num(contrast) >= 4.5, "contrast too low: {what}");
+        assert!(
+            spoken.starts_with("Verified on Docker ") || spoken == "Not run: needs a registry",
+            "{what}"
+        );
+    }
+}
+
+/// Each `test` run removes whatever appeared in the engine during it, so runs in this binary must not
+/// overlap.
+static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `mdbook-docktest test` on a book, with or without CI=true.
+fn docktest_test(args: &[&str], ci: bool) -> Output {
+    let _engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cmd = Command::new(docktest_bin());
+    cmd.arg("test").args(args).env("NO_COLOR", "1");
+    if ci {
+        cmd.env("CI", "true");
+    } else {
+        cmd.env_remove("CI");
+    }
+    cmd.output().unwrap()
+}
+
+// `--update` under CI would rewrite the pages CI is checking: it refuses, before any engine work.
+#[test]
+fn update_refuses_to_write_under_ci() {
+    let book = fixture_copy("replay");
+    let out = docktest_test(&[book.path().to_str().unwrap(), "--update"], true);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.starts_with("error: --update rewrites pages"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\nhint: "), "{stderr}");
+}
+
+// The acceptance check of `--update`, against the engine: a page with one wrong output line gets exactly
+// that line fixed (one line of `diff` changed), wildcards kept, and the fixed page verifies.
+#[test]
+fn update_fixes_exactly_the_wrong_line() {
+    let book = fixture_copy("replay");
+    let basics = book.path().join("src/basics.md");
+    let original = std::fs::read_to_string(&basics).unwrap();
+    let broken = original.replace(
+        "ls: cannot access '/nonexistent': No such file or directory",
+        "ls: cannot access '/nonexistent': Permission denied",
+    );
+    assert_ne!(broken, original);
+    std::fs::write(&basics, &broken).unwrap();
+
+    let out = docktest_test(
+        &[
+            book.path().to_str().unwrap(),
+            "--filter",
+            "basics",
+            "--update",
+        ],
+        false,
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stdout.contains("updated: src/basics.md (the output of the command(s) on line 23)"),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let updated = std::fs::read_to_string(&basics).unwrap();
+    assert_eq!(
+        updated, original,
+        "exactly the wrong line is back as it ran"
+    );
+
+    let changed = broken
+        .lines()
+        .zip(updated.lines())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(changed, 1);
+    assert_eq!(broken.lines().count(), updated.lines().count());
+}
+
+// CI reads a JUnit report: one test case per block, named by page and line, the ignored one skipped.
+#[test]
+fn junit_report_has_a_case_per_block() {
+    let book = fixture_copy("replay");
+    let report = book.path().join("junit.xml");
+    let out = docktest_test(
+        &[
+            book.path().to_str().unwrap(),
+            "--junit",
+            report.to_str().unwrap(),
+        ],
+        true,
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let xml = std::fs::read_to_string(&report).unwrap();
+    for case in [
+        "src/basics.md:5",
+        "src/basics.md:11",
+        "src/basics.md:22",
+        "src/basics.md:30",
+        "src/nested/containers.md:7",
+        "src/nested/containers.md:14",
+    ] {
+        assert!(xml.contains(&format!("name=\"{case}\"")), "{case}\n{xml}");
+    }
+    assert!(xml.contains("tests=\"7\""), "{xml}");
+    assert!(xml.contains("skipped=\"1\""), "{xml}");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+}
