@@ -51,7 +51,7 @@ impl Bindings {
         Self::default()
     }
 
-    fn bind(&mut self, class: Class, page: &str, run: &str) -> Result<(), Conflict> {
+    pub(crate) fn bind(&mut self, class: Class, page: &str, run: &str) -> Result<(), Conflict> {
         let (page, run) = (class.key(page), class.key(run));
         if let Some(before) = self.page_to_run.get(&(class, page.clone())) {
             if *before != run {

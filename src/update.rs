@@ -75,8 +75,14 @@ fn line_matches(expected: &str, actual: &str) -> bool {
         return matching::match_output(&[expected.to_string()], actual, &mut Bindings::new())
             .is_match();
     }
-    // Values pair up in order, each run value (or placeholder) of the page value's kind, and the text
-    // around them is equal: what the matcher's pattern for this line accepts, without compiling it.
+    binds_by_pieces(expected, actual, &mut Bindings::new())
+}
+
+/// Matches a page line without `[..]` against a run line piece by piece: values pair up in order, each run
+/// value (or placeholder) of the page value's kind and bound to it, and the text around them is equal.
+/// What the matcher's pattern for the line accepts, without compiling it. `bindings` may be left partly
+/// extended when it fails: callers work on a copy.
+fn binds_by_pieces(expected: &str, actual: &str, bindings: &mut Bindings) -> bool {
     let (page, run) = (
         redact::volatile_spans(expected),
         redact::volatile_spans(actual),
@@ -86,9 +92,17 @@ fn line_matches(expected: &str, actual: &str) -> bool {
     }
     let (mut p_at, mut r_at) = (0, 0);
     for (p, r) in page.iter().zip(&run) {
+        let run_value = &actual[r.range.clone()];
         if p.class != r.class
-            || !p.class.accepts(&actual[r.range.clone()])
+            || !p.class.accepts(run_value)
             || !literal_eq(&expected[p_at..p.range.start], &actual[r_at..r.range.start])
+        {
+            return false;
+        }
+        if p.class.is_numbered()
+            && bindings
+                .bind(p.class, &expected[p.range.clone()], run_value)
+                .is_err()
         {
             return false;
         }
@@ -159,13 +173,15 @@ pub(crate) fn match_fast(expected: &[String], actual: &str, bindings: &mut Bindi
         return Match::Matched;
     }
     let mut trial = bindings.clone();
-    match matching::match_output(&with_values, &their_run.join("\n"), &mut trial) {
-        Match::Matched => {
-            *bindings = trial;
-            Match::Matched
-        }
-        Match::Mismatch { .. } => whole(bindings),
+    if with_values
+        .iter()
+        .zip(&their_run)
+        .all(|(p, r)| binds_by_pieces(p, r, &mut trial))
+    {
+        *bindings = trial;
+        return Match::Matched;
     }
+    whole(bindings)
 }
 
 /// Lines the expected output up with the actual output: a Myers diff whose equality is "this expected line

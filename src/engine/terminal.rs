@@ -22,6 +22,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the prompt after each interrupt or kill.
 const INTERRUPT_GRACE: Duration = Duration::from_millis(500);
 
+/// How long a page's `^C` may go unanswered before it is pressed once more.
+const INTERRUPT_AGAIN: Duration = Duration::from_secs(1);
+
+/// How often to look whether the command to interrupt has started.
+const FOREGROUND_POLL: Duration = Duration::from_millis(20);
+
 /// How often a wait looks at the run's cancellation.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
 
@@ -114,7 +120,8 @@ enum Mark {
 struct Running {
     spec: StepSpec,
     started: Instant,
-    interrupted: bool,
+    /// When the page's `^C` went out, how much output there was then, and whether it went out again.
+    interrupted: Option<(Instant, usize, bool)>,
     /// Output before the container's shell was set up (what an opening command itself printed).
     opening_output: Option<String>,
 }
@@ -292,7 +299,7 @@ impl Terminal {
         self.running = Some(Running {
             spec,
             started,
-            interrupted: false,
+            interrupted: None,
             opening_output: None,
         });
         Ok(())
@@ -427,13 +434,37 @@ impl Terminal {
                     Mark::Container(status) => (output, status),
                 });
             }
+            let mut wait_until = stop;
             if let Some(n) = run.spec.interrupt_after {
-                if !run.interrupted && count_lines(&self.pending) >= n {
-                    run.interrupted = true;
-                    let _ = self.type_bytes(b"\x03");
+                match run.interrupted {
+                    None if count_lines(&self.pending) >= n => {
+                        // The lines may come from a command before the one to interrupt (`echo …; ping
+                        // …`): while bash itself holds the terminal, the next command has not started.
+                        if self.shell_in_foreground() {
+                            wait_until = stop.min(Instant::now() + FOREGROUND_POLL);
+                        } else {
+                            run.interrupted = Some((Instant::now(), self.pending.len(), false));
+                            let _ = self.type_bytes(b"\x03");
+                            wait_until = stop.min(Instant::now() + INTERRUPT_AGAIN);
+                        }
+                    }
+                    // A Ctrl-C that lands while a command is still starting is lost; one that worked shows
+                    // (a summary, a message) or ends it. After a silent second, press it once more.
+                    Some((at, len, false)) => {
+                        let again = at + INTERRUPT_AGAIN;
+                        if Instant::now() >= again && self.pending.len() == len {
+                            run.interrupted = Some((at, len, true));
+                            let _ = self.type_bytes(b"\x03");
+                        } else if self.pending.len() == len {
+                            wait_until = stop.min(again);
+                        } else {
+                            run.interrupted = Some((at, len, true));
+                        }
+                    }
+                    _ => {}
                 }
             }
-            if !self.read_some(stop) {
+            if !self.read_some(wait_until) && Instant::now() >= stop {
                 return None;
             }
         }
@@ -592,6 +623,14 @@ impl Terminal {
 
     fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Whether bash itself is the terminal's foreground process group: no command of its runs right now.
+    fn shell_in_foreground(&self) -> bool {
+        matches!(
+            (self.master.process_group_leader(), self.bash_pid),
+            (Some(pgrp), Some(bash)) if pgrp > 0 && pgrp as u32 == bash
+        )
     }
 
     /// Kills the terminal's foreground process group (the running command, with its children), never bash.
