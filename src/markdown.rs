@@ -90,8 +90,8 @@ pub(crate) fn fences(md: &str) -> Result<Vec<Fence>, UnterminatedFence> {
             }
             Event::End(TagEnd::CodeBlock) => {
                 if let Some((mut fence, body)) = current.take() {
-                    check_closed(md, &fence)?;
                     fence.body = body.finish();
+                    check_closed(md, &fence)?;
                     fences.push(fence);
                 }
             }
@@ -157,30 +157,24 @@ impl BodyBuilder {
     }
 }
 
-/// pulldown-cmark closes a fence at the end of its container without saying so: the span's last line must
-/// be a closing fence (same character, at least as long, nothing after it) below the opening one.
+/// pulldown-cmark closes a fence at the end of its container without saying so. It does say what the body
+/// is: a closed fence's span ends on a line below its body (the closing fence), an unclosed one's on a body
+/// line. Deciding from pulldown-cmark's own reading, rather than re-reading the last line, keeps every
+/// CommonMark rule about what closes a fence (indentation, trailing text, container markers) its rule.
 fn check_closed(md: &str, fence: &Fence) -> Result<(), UnterminatedFence> {
     let text = &md[fence.span.clone()];
-    let opening = fence_chars(text);
-    let unterminated = || UnterminatedFence {
-        line: fence.line,
-        fence: opening.to_string(),
+    let last_line = fence.line + text.trim_end_matches(['\n', '\r']).matches('\n').count();
+    let closed = match fence.body.last() {
+        Some(body) => body.line < last_line,
+        None => last_line > fence.line,
     };
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    let text = text.strip_suffix('\r').unwrap_or(text);
-    let Some((_, last)) = text.rsplit_once('\n') else {
-        return Err(unterminated());
-    };
-    // Indentation and block quote markers of the container are part of the span's later lines.
-    let last = last.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
-    let Some(fence_char) = opening.chars().next() else {
-        return Err(unterminated());
-    };
-    let run = last.len() - last.trim_start_matches(fence_char).len();
-    if run >= opening.len() && last[run..].trim().is_empty() {
+    if closed {
         Ok(())
     } else {
-        Err(unterminated())
+        Err(UnterminatedFence {
+            line: fence.line,
+            fence: fence_chars(text).to_string(),
+        })
     }
 }
 
@@ -297,6 +291,20 @@ mod tests {
         );
         assert_eq!(fences("```sh").unwrap_err().line, 1);
         assert_eq!(fences("~~~sh\n$ x\n```\n").unwrap_err().line, 1);
+    }
+
+    // Lines that only look like a closing fence are body text, as pulldown-cmark (and the rendered book)
+    // reads them: indented by four columns, followed by a tab, or behind a `>` outside any block quote.
+    #[test]
+    fn lookalike_closing_fences_leave_the_fence_open() {
+        for md in [
+            "```sh\n$ echo\n    ```\n",
+            "```console,term=r\n$\n```\t",
+            "```sh\n$ x\n> ```\n",
+            "> ```sh\n> $ ls\n>     ```\n\nprose\n",
+        ] {
+            assert_eq!(fences(md).map(|_| ()).unwrap_err().line, 1, "{md:?}");
+        }
     }
 
     // A closing fence outdented out of its list item leaves the item's fence unterminated.
