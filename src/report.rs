@@ -170,15 +170,25 @@ pub fn details(page: &Path, block: &BlockRun) -> Vec<String> {
                         out.push(format!("      {c}"));
                     }
                 }
-                StepFailure::Status { expected, actual } => out.push(format!(
-                    "      exit status {actual}, but the page expects {}",
-                    match expected {
-                        Status::Success =>
-                            format!("success (add a `? {actual}` line if the failure is meant)"),
-                        Status::Code(n) => format!("`? {n}`"),
-                        Status::Failed => "a failure (`? failed`)".to_string(),
+                StepFailure::Status {
+                    expected,
+                    actual,
+                    tail,
+                } => {
+                    out.push(format!(
+                        "      exit status {actual}, but the page expects {}",
+                        match expected {
+                            Status::Success =>
+                                format!("success (add a `? {actual}` line if the failure is meant)"),
+                            Status::Code(n) => format!("`? {n}`"),
+                            Status::Failed => "a failure (`? failed`)".to_string(),
+                        }
+                    ));
+                    if !tail.is_empty() {
+                        out.push("      it printed:".into());
+                        out.extend(tail.lines().map(|l| format!("      | {l}")));
                     }
-                )),
+                }
                 StepFailure::Timeout {
                     after,
                     session_closed,

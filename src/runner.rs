@@ -149,8 +149,13 @@ pub enum StepFailure {
         diff: String,
         conflict: Option<String>,
     },
-    /// The exit status differs from the page's claim.
-    Status { expected: Status, actual: i32 },
+    /// The exit status differs from the page's claim; `tail` is the end of what the command printed, which
+    /// usually says why.
+    Status {
+        expected: Status,
+        actual: i32,
+        tail: String,
+    },
     /// Still running at the block's timeout: it was interrupted, or its process group killed; a container
     /// session it ran in was closed.
     Timeout {
@@ -774,6 +779,7 @@ impl PageRunner<'_> {
                 StepFailure::Status {
                     expected: step.status,
                     actual: status,
+                    tail: tail(&actual, STATUS_TAIL_LINES),
                 },
             );
         }
@@ -823,6 +829,15 @@ impl BlockState {
             what,
         });
     }
+}
+
+/// How much of a failed command's output a status failure quotes.
+const STATUS_TAIL_LINES: usize = 5;
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// `text` with a `^C` line after its first `n` lines, when it has that many.

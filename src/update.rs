@@ -762,7 +762,11 @@ mod tests {
             line,
             prompt: "$ ".into(),
             command: String::new(),
-            what: StepFailure::Status { expected, actual },
+            what: StepFailure::Status {
+                expected,
+                actual,
+                tail: String::new(),
+            },
         };
         let run = run_for(
             &page,

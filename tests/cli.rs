@@ -106,21 +106,25 @@ fn timeout_fails_the_block_and_the_page_goes_on() {
 }
 
 // A container, network and volume that existed before the run are never touched, even when the pages
-// create, fail and time out around them.
+// create, fail and time out around them, and when a page tries to create a network of the same name: that
+// page fails with the engine's own words for the clash.
 #[test]
 fn objects_from_before_the_run_survive_it() {
     let _engine_lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let engine = engine();
-    let name = format!("dt-user-{}", std::process::id());
-    docker(&["network", "create", &name]);
-    docker(&["volume", "create", &name]);
+    // The name the `clash` fixture's page tries to create.
+    let name = "dt-user-net";
+    let _user = UserObjects(name);
+    UserObjects(name).remove();
+    docker(&["network", "create", name]);
+    docker(&["volume", "create", name]);
     let id = docker(&[
         "run",
         "-d",
         "--name",
-        &name,
+        name,
         "--network",
-        &name,
+        name,
         "-v",
         &format!("{name}:/data"),
         "alpine",
@@ -131,12 +135,44 @@ fn objects_from_before_the_run_survive_it() {
     for book in ["mismatch", "timeout", "clean"] {
         docktest(&["test", fixture(book).to_str().unwrap()], &[]);
     }
-    let state = docker(&["inspect", "-f", "{{.State.Running}} {{.Id}}", &name]);
+    let clash = docktest(&["test", fixture("clash").to_str().unwrap()], &[]);
+    let (stdout, _) = text(&clash);
+    assert_eq!(clash.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("src/page.md:4: $ docker network create dt-user-net"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("network with name dt-user-net already exists"),
+        "{stdout}"
+    );
+    let state = docker(&["inspect", "-f", "{{.State.Running}} {{.Id}}", name]);
     assert_eq!(state, format!("true {id}"));
     assert_left_as_found(&engine, &before);
-    docker(&["rm", "-f", &name]);
-    docker(&["network", "rm", &name]);
-    docker(&["volume", "rm", &name]);
+}
+
+/// The test's own "user" objects, all named alike: removed when the test ends, however it ends.
+struct UserObjects(&'static str);
+
+impl UserObjects {
+    fn remove(&self) {
+        for args in [
+            ["rm", "-f", self.0],
+            ["network", "rm", self.0],
+            ["volume", "rm", self.0],
+        ] {
+            let _ = Command::new("docker")
+                .args(args)
+                .env("DOCKER_HOST", Endpoint::from_env().host)
+                .output();
+        }
+    }
+}
+
+impl Drop for UserObjects {
+    fn drop(&mut self) {
+        self.remove();
+    }
 }
 
 // Objects someone else creates on the engine while a page runs are not the page's: they survive its cleanup.
