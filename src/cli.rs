@@ -233,6 +233,22 @@ fn test(
         });
     }
     let book = Book::load(&root)?;
+    let color = anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never;
+    let options = RunOptions {
+        filter,
+        snapshots: if ci() {
+            SnapshotMode::CheckOnly
+        } else {
+            SnapshotMode::CheckAndWritePending
+        },
+        color,
+    };
+    if !book.pages.iter().any(|p| options.selects(p)) {
+        return Err(Fatal {
+            error: anyhow::anyhow!("no page of {} matches the filter", root.display()),
+            hint: Some("check --filter against the chapter paths in SUMMARY.md".into()),
+        });
+    }
     if !ci() {
         let dir = book.config.snapshot_dir(&book.root);
         snapshot::check_writable(&dir).map_err(|e| Fatal {
@@ -256,7 +272,6 @@ fn test(
             hint,
         }
     })?;
-    let color = anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never;
 
     println!("engine: {} at {}", engine.info(), endpoint.host);
     if let Some(netns) = &endpoint.netns {
@@ -265,34 +280,14 @@ fn test(
     for image in &images {
         println!("image:  {image}");
     }
-    let options = RunOptions {
-        filter,
-        snapshots: if ci() {
-            SnapshotMode::CheckOnly
-        } else {
-            SnapshotMode::CheckAndWritePending
-        },
-        color,
-    };
     let blocks = book
         .pages
         .iter()
-        .filter(|p| {
-            options
-                .filter
-                .as_deref()
-                .is_none_or(|f| p.path.to_string_lossy().contains(f))
-        })
+        .filter(|p| options.selects(p))
         .map(|p| p.blocks.len())
         .sum();
     let mut out = Printer::new(color, blocks);
     let pages = runner::run_book(&engine, &book, &options, &mut out);
-    if pages.is_empty() {
-        return Err(Fatal {
-            error: anyhow::anyhow!("no page of {} matches the filter", root.display()),
-            hint: Some("check --filter against the chapter paths in SUMMARY.md".into()),
-        });
-    }
     let counts = out.summary(&pages, start);
     if engine::cancelled() {
         eprintln!("interrupted: the pages that ran removed what they created");

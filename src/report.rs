@@ -361,13 +361,7 @@ mod tests {
                 actual: String::new(),
                 status: Some(0),
             }],
-            meta: Meta {
-                block: String::new(),
-                engine: String::new(),
-                commands: String::new(),
-                date: String::new(),
-                raw: String::new(),
-            },
+            meta: Meta::default(),
             elapsed: Duration::from_millis(1500),
             hidden: false,
         }

@@ -140,6 +140,15 @@ pub struct RunOptions {
     pub color: bool,
 }
 
+impl RunOptions {
+    /// Whether the run includes `page` (`--filter`).
+    pub fn selects(&self, page: &Page) -> bool {
+        self.filter
+            .as_deref()
+            .is_none_or(|f| page.path.to_string_lossy().contains(f))
+    }
+}
+
 /// Why one step failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepFailure {
@@ -277,12 +286,7 @@ pub fn run_book(
     let date = today();
     book.pages
         .iter()
-        .filter(|p| {
-            options
-                .filter
-                .as_deref()
-                .is_none_or(|f| p.path.to_string_lossy().contains(f))
-        })
+        .filter(|p| options.selects(p))
         .take_while(|_| !engine::cancelled())
         .map(|page| {
             observer.page_started(page);

@@ -34,7 +34,7 @@ pub enum SnapshotError {
 }
 
 /// What a snapshot says about the run it recorded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Meta {
     /// The block, as `src/page.md:LINE`.
     pub block: String,
