@@ -464,7 +464,11 @@ impl Terminal {
                     _ => {}
                 }
             }
-            if !self.read_some(wait_until) && Instant::now() >= stop {
+            // `wait_until` may come before `stop` (a `^C` to send, a command about to start): only `stop`,
+            // or a cancelled run, ends the wait.
+            if !self.read_some(wait_until)
+                && (Instant::now() >= stop || (super::cancelled() && !self.giving_up))
+            {
                 return None;
             }
         }
