@@ -131,11 +131,21 @@ pub fn command_hash(block: &Block) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The prompt a step shows in transcripts: the page's own text.
+/// The prompt as the page writes it.
 pub fn prompt_text(step: &Step) -> &str {
     match &step.prompt {
         Prompt::Host => "$ ",
         Prompt::Container(p) => p,
+    }
+}
+
+/// The prompt a step shows in transcripts: the page's own text (not what the container printed), with a
+/// container ID in it redacted like any ID (`root@a4588eb79a13:/# ` → `root@[ID1]:/# `): the page copied it
+/// from some earlier run.
+fn shown_prompt(step: &Step) -> String {
+    match &step.prompt {
+        Prompt::Host => "$ ".to_string(),
+        Prompt::Container(p) => crate::redact::Redactor::new().redact(p),
     }
 }
 
@@ -144,7 +154,7 @@ pub fn command_lines(step: &Step) -> String {
     let mut out = String::new();
     for (i, line) in step.input.iter().enumerate() {
         if i == 0 {
-            out.push_str(prompt_text(step));
+            out.push_str(&shown_prompt(step));
         } else {
             out.push_str("> ");
         }
@@ -456,5 +466,15 @@ mod tests {
             Check::Changed { stored: "A".into() }
         );
         assert_eq!(check(None, "A"), Check::New);
+    }
+
+    // A container ID the page's prompt shows is from the author's run, not this one: redacted.
+    #[test]
+    fn prompt_ids_are_redacted_in_transcripts() {
+        let mut s = step(&["hostname"]);
+        s.prompt = Prompt::Container("root@a4588eb79a13:/# ".into());
+        assert_eq!(command_lines(&s), "root@[ID1]:/# hostname\n");
+        s.prompt = Prompt::Container("/ # ".into());
+        assert_eq!(command_lines(&s), "/ # hostname\n");
     }
 }
