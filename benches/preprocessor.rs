@@ -149,7 +149,7 @@ fn preprocessor_alone(root: &Path, bin: &Path, work: &Path) -> (Duration, i64, u
     let snaps = work.join("big-snapshots");
     std::fs::create_dir_all(&src).unwrap();
     std::fs::create_dir_all(&snaps).unwrap();
-    let guide = mdbook_docktest::runner::Book::load(&root.join("book")).expect("the guide loads");
+    let guide = mdbook_docktest::book::Book::load(&root.join("book")).expect("the guide loads");
     let guide_snaps = guide.config.snapshot_dir(&guide.root);
     // Chapters whose every block has a snapshot (a chapter being written may have none yet).
     let chapters: Vec<_> = guide

@@ -1,5 +1,6 @@
-//! The command line: `mdbook-docktest` (mdBook's preprocessor), `mdbook-docktest supports RENDERER` and
-//! `mdbook-docktest test [BOOK]`.
+//! The command line: `mdbook-docktest` (mdBook's preprocessor), `mdbook-docktest supports RENDERER`,
+//! `mdbook-docktest test [BOOK]` and `mdbook-docktest clean`. The binary is [`main`]; the exit code says how
+//! the run went.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -9,14 +10,45 @@ use anstream::ColorChoice;
 use clap::{Parser, Subcommand};
 use mdbook_preprocessor::Preprocessor;
 
+use crate::book::Book;
 use crate::config::OnUnverified;
 use crate::engine::{self, Endpoint, Engine};
+use crate::hints;
 use crate::preprocessor::{self, Docktest, PreprocessError};
 use crate::report::{self, Printer};
-use crate::runner::{self, Book, PageRun, RunOptions, SnapshotMode, StepFailure, Verdict};
+use crate::runner::{self, PageRun, PrepareError, RunOptions, SnapshotMode, StepFailure, Verdict};
 use crate::snapshot;
 use crate::snippet;
 use crate::update;
+
+/// The binary: parses the arguments, runs, prints a fatal error with its causes and hint. Returns the exit
+/// code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap exits 0 for --help/--version and 2 for usage errors, as docktest does.
+            return if e.use_stderr() {
+                Outcome::Error as i32
+            } else {
+                0
+            };
+        }
+    };
+    match run(cli) {
+        Ok(outcome) => outcome as i32,
+        Err(fatal) => {
+            // One line, causes included: the first thing a user reads must say what failed and why.
+            let causes: Vec<String> = fatal.error.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", causes.join(": "));
+            if let Some(hint) = fatal.hint {
+                eprintln!("hint: {hint}");
+            }
+            Outcome::Error as i32
+        }
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,13 +59,13 @@ use crate::update;
                   mdBook preprocessor: `mdbook build` runs it (mdBook's JSON on stdin, the book on stdout) to \
                   publish each shell example as its last verified run."
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+enum Command {
     /// Run every shell example of the book against the Docker engine and compare with the page and the
     /// snapshots.
     Test {
@@ -62,7 +94,7 @@ pub enum Command {
 
 /// How a run ended, as the process exit code says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+enum Outcome {
     /// Every block verified.
     Verified = 0,
     /// At least one block did not match the page or its snapshot.
@@ -75,9 +107,9 @@ pub enum Outcome {
 
 /// A failure before anything ran, with what the user can do about it.
 #[derive(Debug)]
-pub struct Fatal {
-    pub error: anyhow::Error,
-    pub hint: Option<String>,
+struct Fatal {
+    error: anyhow::Error,
+    hint: Option<String>,
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Fatal {
@@ -89,7 +121,7 @@ impl<E: Into<anyhow::Error>> From<E> for Fatal {
     }
 }
 
-pub fn run(cli: Cli) -> Result<Outcome, Fatal> {
+fn run(cli: Cli) -> Result<Outcome, Fatal> {
     match cli.command {
         None => preprocess(),
         Some(Command::Supports { renderer }) => {
@@ -112,12 +144,9 @@ pub fn run(cli: Cli) -> Result<Outcome, Fatal> {
 
 /// `clean`: what killed runs left, from their journals.
 fn clean() -> Result<Outcome, Fatal> {
-    let engine = Engine::connect(Endpoint::from_env()).map_err(|e| {
-        let hint = e.hint().map(String::from);
-        Fatal {
-            error: e.into(),
-            hint,
-        }
+    let engine = Engine::connect(Endpoint::from_env()).map_err(|e| Fatal {
+        hint: hints::engine(&e),
+        error: e.into(),
     })?;
     let removed = engine.clean()?;
     if removed.is_empty() {
@@ -163,11 +192,7 @@ fn preprocess() -> Result<Outcome, Fatal> {
             error: anyhow::anyhow!(
                 "without a command, mdbook-docktest is mdBook's preprocessor and reads mdBook's JSON on stdin"
             ),
-            hint: Some(
-                "run `mdbook build` on a book with a [preprocessor.docktest] table, or `mdbook-docktest test` \
-                 to verify a book"
-                    .into(),
-            ),
+            hint: Some(hints::preprocessor_needs_mdbook()),
         });
     }
     let replay = match preprocessor::preprocess(std::io::stdin().lock(), std::io::stdout().lock()) {
@@ -175,10 +200,7 @@ fn preprocess() -> Result<Outcome, Fatal> {
         Err(e @ PreprocessError::Parse(_)) => {
             return Err(Fatal {
                 error: e.into(),
-                hint: Some(format!(
-                    "fix the block; `{}` reports the same errors",
-                    preprocessor::FIX
-                )),
+                hint: Some(hints::fix_the_block()),
             })
         }
         Err(e) => return Err(e.into()),
@@ -199,18 +221,12 @@ fn preprocess() -> Result<Outcome, Fatal> {
     let count = replay.problems.len();
     match replay.on_unverified {
         OnUnverified::Error => eprintln!(
-            "error: {count} example(s) are not verified, so the book is not built\n\
-             hint: verify them with `{} {}`, then review the new snapshots with \
-             `cargo insta review --snapshot-path snapshots` (or set on-unverified = \"warn\" under \
-             [preprocessor.docktest] to publish them marked as not verified)",
-            preprocessor::FIX,
-            replay.root.display()
+            "error: {count} example(s) are not verified, so the book is not built\nhint: {}",
+            hints::unverified(&replay.root, &replay.snapshot_dir)
         ),
         OnUnverified::Warn => eprintln!(
-            "warning: {count} example(s) are published marked as not verified\n\
-             hint: verify them with `{} {}`",
-            preprocessor::FIX,
-            replay.root.display()
+            "warning: {count} example(s) are published marked as not verified\nhint: {}",
+            hints::unverified_published(&replay.root)
         ),
     }
     Ok(outcome)
@@ -226,10 +242,7 @@ fn test(
     if update && ci() {
         return Err(Fatal {
             error: anyhow::anyhow!("--update rewrites pages, and CI=true forbids writing anything"),
-            hint: Some(
-                "run `mdbook-docktest test --update` on your machine and commit the pages it changes"
-                    .into(),
-            ),
+            hint: Some(hints::update_locally()),
         });
     }
     let book = Book::load(&root)?;
@@ -246,26 +259,22 @@ fn test(
     if !book.pages.iter().any(|p| options.selects(p)) {
         return Err(Fatal {
             error: anyhow::anyhow!("no page of {} matches the filter", root.display()),
-            hint: Some("check --filter against the chapter paths in SUMMARY.md".into()),
+            hint: Some(hints::filter()),
         });
     }
     if !ci() {
         let dir = book.config.snapshot_dir(&book.root);
         snapshot::check_writable(&dir).map_err(|e| Fatal {
             error: e.into(),
-            hint: Some(format!(
-                "make {} writable, or point `snapshots` under [preprocessor.docktest] in book.toml at a \
-                 folder that is",
-                dir.display()
-            )),
+            hint: Some(hints::writable(&dir)),
         })?;
     }
     stop_on_ctrl_c();
     let endpoint = Endpoint::from_env();
     let (engine, images) = runner::prepare(&book, endpoint.clone()).map_err(|e| {
         let hint = match &e {
-            runner::PrepareError::Engine(e) => e.hint().map(String::from),
-            runner::PrepareError::Images(_) | runner::PrepareError::Image { .. } => None,
+            PrepareError::Engine(e) => hints::engine(e),
+            PrepareError::Images(_) | PrepareError::Image { .. } => None,
         };
         Fatal {
             error: e.into(),
@@ -288,7 +297,7 @@ fn test(
         .sum();
     let mut out = Printer::new(color, blocks);
     let pages = runner::run_book(&engine, &book, &options, &mut out);
-    let counts = out.summary(&pages, start);
+    let counts = out.summary(&pages, start, &book.config.snapshot_dir(&book.root));
     if engine::cancelled() {
         eprintln!("interrupted: the pages that ran removed what they created");
         return Ok(Outcome::Interrupted);

@@ -28,8 +28,26 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}: {problem}")]
+    Invalid {
+        path: PathBuf,
+        problem: OptionsError,
+    },
+}
+
+/// What is wrong with the options themselves, naming the option.
+#[derive(Debug, thiserror::Error)]
+pub enum OptionsError {
+    /// book.toml is not TOML.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    #[error("[preprocessor.docktest]: expected a table of options, found {0}")]
+    NotATable(&'static str),
+    /// An unknown option, or one with a value of the wrong type: serde's words, naming it.
+    #[error("[preprocessor.docktest]: {0}")]
+    Option(String),
+    #[error("[preprocessor.docktest]: option `prompts`: {0}")]
+    Prompts(#[from] PromptError),
 }
 
 /// docktest's options.
@@ -139,12 +157,12 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid { path, message })
+        Config::parse(&text).map_err(|problem| ConfigError::Invalid { path, problem })
     }
 
-    /// Parses a whole `book.toml`, returning a message that names the offending option.
-    pub fn parse(book_toml: &str) -> Result<Config, String> {
-        let book: BookToml = toml::from_str(book_toml).map_err(|e| e.to_string())?;
+    /// Parses a whole `book.toml`; an error names the offending option.
+    pub fn parse(book_toml: &str) -> Result<Config, OptionsError> {
+        let book: BookToml = toml::from_str(book_toml)?;
         match book.preprocessor.get("docktest") {
             None => Ok(Config::default()),
             Some(table) => Config::from_table(table.clone()),
@@ -153,13 +171,9 @@ impl Config {
 
     /// Reads the `[preprocessor.docktest]` table itself (as mdBook hands it to a preprocessor). An unknown
     /// or ill-typed option, or a prompt pattern that does not compile, is an error naming the option.
-    pub fn from_table(table: toml::Value) -> Result<Config, String> {
-        let context = |e: String| format!("[preprocessor.docktest]: {e}");
+    pub fn from_table(table: toml::Value) -> Result<Config, OptionsError> {
         let toml::Value::Table(table) = table else {
-            return Err(context(format!(
-                "expected a table of options, found {}",
-                table.type_str()
-            )));
+            return Err(OptionsError::NotATable(table.type_str()));
         };
         let config: Config =
             toml::Value::Table(table.clone())
@@ -179,11 +193,9 @@ impl Config {
                             }
                         })
                     });
-                    context(culprit.unwrap_or_else(|| e.message().to_string()))
+                    OptionsError::Option(culprit.unwrap_or_else(|| e.message().to_string()))
                 })?;
-        config
-            .container_prompts()
-            .map_err(|e| context(format!("option `prompts`: {e}")))?;
+        config.container_prompts()?;
         Ok(config)
     }
 
@@ -248,7 +260,8 @@ mod tests {
             "[preprocessor.docktest]
 snapshot = \"x\"\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("unknown field `snapshot`"), "{err}");
     }
 
@@ -261,7 +274,9 @@ snapshot = \"x\"\n",
             ("prompts = \"# \"", "prompts"),
             ("snapshots = 3", "snapshots"),
         ] {
-            let err = Config::parse(&format!("[preprocessor.docktest]\n{toml}\n")).unwrap_err();
+            let err = Config::parse(&format!("[preprocessor.docktest]\n{toml}\n"))
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.starts_with(&format!("[preprocessor.docktest]: option `{option}`: ")),
                 "{err}"
@@ -272,7 +287,9 @@ snapshot = \"x\"\n",
     // A prompt pattern that cannot work is refused when the book is read, not when a page is parsed.
     #[test]
     fn bad_prompt_pattern_is_named() {
-        let err = Config::parse("[preprocessor.docktest]\nprompts = [\"(\"]\n").unwrap_err();
+        let err = Config::parse("[preprocessor.docktest]\nprompts = [\"(\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("[preprocessor.docktest]: option `prompts`: bad prompt pattern `(`"),
             "{err}"

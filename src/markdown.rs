@@ -22,14 +22,21 @@ pub(crate) struct Fence {
     pub body: Vec<BodyLine>,
     /// Text of the nearest heading above the fence.
     pub heading: Option<String>,
+    /// The container prefix of the closing fence's line (list indentation, `> `): what a fence written
+    /// back in its place puts before its later lines.
+    pub prefix: String,
 }
 
 /// One line of a fence's body and where the page holds it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct BodyLine {
+pub struct BodyLine {
     /// 1-based page line.
     pub line: usize,
+    /// The text, without the container's indentation or `> ` markers.
     pub text: String,
+    /// Those markers: the page line minus `text`. `None` when the page line does not end with the text
+    /// (a tab the indentation half consumed), so the line cannot be rewritten in place.
+    pub prefix: Option<String>,
 }
 
 /// A fence with no closing fence: pulldown-cmark ends it at the end of the page (or of the list item or
@@ -58,6 +65,32 @@ impl Lines {
     fn line_of(&self, offset: usize) -> usize {
         self.starts.partition_point(|&start| start <= offset)
     }
+
+    /// The text of 1-based line `line`, without its line ending.
+    fn text<'a>(&self, md: &'a str, line: usize) -> &'a str {
+        let start = self.starts[line - 1];
+        let end = self.starts.get(line).map_or(md.len(), |&next| next);
+        md[start..end].trim_end_matches('\n').trim_end_matches('\r')
+    }
+}
+
+/// The container prefix of a fence's later lines, from its closing fence line: what precedes the fence
+/// characters there.
+fn closing_prefix(span_text: &str) -> &str {
+    let text = span_text.trim_end_matches(['\n', '\r']);
+    let last = text.rsplit_once('\n').map_or("", |(_, last)| last);
+    let last = last.strip_suffix('\r').unwrap_or(last);
+    let end = last.find(['`', '~']).unwrap_or(0);
+    &last[..end]
+}
+
+/// A body line written back with its container prefix: an empty line keeps no trailing blank.
+pub(crate) fn with_prefix(prefix: &str, text: &str) -> String {
+    if text.is_empty() {
+        prefix.trim_end().to_string()
+    } else {
+        format!("{prefix}{text}")
+    }
 }
 
 /// Every fenced code block of `md` in page order, whatever its language.
@@ -81,6 +114,7 @@ pub(crate) fn fences(md: &str) -> Result<Vec<Fence>, UnterminatedFence> {
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 let fence = Fence {
                     line: lines.line_of(range.start),
+                    prefix: closing_prefix(&md[range.clone()]).to_string(),
                     span: range,
                     info: info.to_string(),
                     body: Vec::new(),
@@ -91,6 +125,12 @@ pub(crate) fn fences(md: &str) -> Result<Vec<Fence>, UnterminatedFence> {
             Event::End(TagEnd::CodeBlock) => {
                 if let Some((mut fence, body)) = current.take() {
                     fence.body = body.finish();
+                    for body_line in &mut fence.body {
+                        body_line.prefix = lines
+                            .text(md, body_line.line)
+                            .strip_suffix(body_line.text.as_str())
+                            .map(str::to_string);
+                    }
                     check_closed(md, &fence)?;
                     fences.push(fence);
                 }
@@ -128,6 +168,7 @@ impl BodyBuilder {
                     self.lines.push(BodyLine {
                         line,
                         text: String::new(),
+                        prefix: None,
                     });
                 }
                 self.open = false;
@@ -146,6 +187,7 @@ impl BodyBuilder {
                 self.lines.push(BodyLine {
                     line,
                     text: piece.to_string(),
+                    prefix: None,
                 });
                 self.open = true;
             }

@@ -21,19 +21,16 @@ use std::path::{Path, PathBuf};
 use mdbook_preprocessor::book::{Book as MdBook, BookItem};
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 
-use crate::config::{Config, OnUnverified};
-use crate::markdown::{self, Fence};
-use crate::matching::{self, Bindings, Match};
+use crate::config::{Config, OnUnverified, OptionsError};
+use crate::hints;
+use crate::markdown::with_prefix;
+use crate::matching::{self, Bindings, Piece};
 use crate::redact::{self, Class};
-use crate::snapshot::{self, Meta, Stored};
+use crate::snapshot::{self, Meta, Recorded, Stored};
 use crate::snippet::{self, Block, ParseError, Prompts, Status};
-use crate::update::{self, Piece};
 
 /// The preprocessor's name, as in `[preprocessor.docktest]`.
 pub const NAME: &str = "docktest";
-
-/// The command that verifies a book and records its snapshots: the fix for every unverified block.
-pub const FIX: &str = "mdbook-docktest test";
 
 /// How badges are written: HTML for the `html` renderer, Markdown text for the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,24 +60,18 @@ pub struct ReplayOptions {
 }
 
 impl ReplayOptions {
-    pub fn new(config: &Config, book_root: &Path, format: BadgeFormat) -> Result<Self, String> {
+    pub fn new(
+        config: &Config,
+        book_root: &Path,
+        format: BadgeFormat,
+    ) -> Result<Self, OptionsError> {
         Ok(ReplayOptions {
             snapshot_dir: config.snapshot_dir(book_root),
-            prompts: config
-                .container_prompts()
-                .map_err(|e| format!("[preprocessor.docktest]: option `prompts`: {e}"))?,
+            prompts: config.container_prompts()?,
             real_output: config.real_output,
             format,
         })
     }
-}
-
-/// The exit status a snapshot recorded for one command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recorded {
-    Code(i32),
-    /// `? timeout after 2s`: the command was killed.
-    Timeout(String),
 }
 
 /// Why a block cannot be published as verified.
@@ -209,78 +200,6 @@ enum Replay {
     Unverified(Vec<(usize, Problem)>),
 }
 
-/// One command's part of a transcript.
-#[derive(Debug, Clone, PartialEq)]
-struct RecordedStep {
-    output: Vec<String>,
-    status: Recorded,
-}
-
-/// Splits a transcript (snapshot body or raw) into the block's commands, in the layout the runner writes:
-/// the command lines, the output, `? N` or `? timeout after D` when the command did not succeed. Stops
-/// where the transcript stops following the block's commands.
-fn split_transcript(block: &Block, text: &str) -> Vec<RecordedStep> {
-    let lines: Vec<&str> = text.lines().collect();
-    let commands: Vec<Vec<String>> = block
-        .steps
-        .iter()
-        .map(|s| {
-            snapshot::command_lines(s)
-                .lines()
-                .map(|l| l.trim_end().to_string())
-                .collect()
-        })
-        .collect();
-    let starts_at = |cmd: &[String], at: usize| {
-        cmd.iter()
-            .enumerate()
-            .all(|(i, c)| lines.get(at + i).is_some_and(|l| l.trim_end() == c))
-    };
-    let mut steps = Vec::new();
-    let mut pos = 0;
-    for (i, cmd) in commands.iter().enumerate() {
-        if !starts_at(cmd, pos) {
-            break;
-        }
-        pos += cmd.len();
-        let end = match commands.get(i + 1) {
-            Some(next) => match (pos..=lines.len()).find(|&at| starts_at(next, at)) {
-                Some(end) => end,
-                None => lines.len(),
-            },
-            None => lines.len(),
-        };
-        let mut output: Vec<String> = lines[pos..end].iter().map(|l| l.to_string()).collect();
-        let status = match output.last().and_then(|l| parse_status(l)) {
-            Some(status) => {
-                output.pop();
-                status
-            }
-            None => Recorded::Code(0),
-        };
-        steps.push(RecordedStep { output, status });
-        pos = end;
-    }
-    steps
-}
-
-fn parse_status(line: &str) -> Option<Recorded> {
-    let rest = line.trim_end().strip_prefix("? ")?;
-    if let Some(after) = rest.strip_prefix("timeout after ") {
-        return Some(Recorded::Timeout(after.to_string()));
-    }
-    rest.parse().ok().map(Recorded::Code)
-}
-
-fn status_agrees(expected: Status, recorded: &Recorded) -> bool {
-    match (expected, recorded) {
-        (_, Recorded::Timeout(_)) => false,
-        (Status::Success, Recorded::Code(n)) => *n == 0,
-        (Status::Code(e), Recorded::Code(n)) => e == *n,
-        (Status::Failed, Recorded::Code(n)) => *n != 0,
-    }
-}
-
 /// Checks one block against its snapshot, extending the page's bindings with what matched.
 fn check_block(block: &Block, snap_path: &Path, bindings: &mut Bindings) -> Replay {
     if let Some(reason) = &block.attrs.ignore {
@@ -296,7 +215,7 @@ fn check_block(block: &Block, snap_path: &Path, bindings: &mut Bindings) -> Repl
             return Replay::Unverified(vec![(
                 block.line,
                 Problem::Unreadable {
-                    message: crate::runner::error_chain(&e),
+                    message: crate::error_chain(&e),
                 },
             )])
         }
@@ -304,40 +223,30 @@ fn check_block(block: &Block, snap_path: &Path, bindings: &mut Bindings) -> Repl
     if stored.meta.commands != snapshot::command_hash(block) {
         return Replay::Unverified(vec![(block.line, Problem::CommandsChanged)]);
     }
-    let recorded = split_transcript(block, &stored.body);
+    let recorded = snapshot::read_transcript(block, &stored.body);
     let mut problems = Vec::new();
     for (i, step) in block.steps.iter().enumerate() {
         let Some(rec) = recorded.get(i) else {
             problems.push((step.line, Problem::Missing));
             break;
         };
-        if !step.expected.is_empty() {
-            // The transcript marks where `^C` went out, as the page does; it is not output.
-            let output = rec
-                .output
-                .iter()
-                .filter(|l| step.interrupt_after.is_none() || l.as_str() != "^C")
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n");
-            if let Match::Mismatch { conflict } =
-                update::match_fast(&step.expected, &output, bindings)
-            {
-                problems.push((
-                    step.line,
-                    Problem::OutputDiffers {
-                        diff: matching::diff(&step.expected, &output, false),
-                        conflict: conflict.map(|c| c.to_string()),
-                    },
-                ));
-            }
+        let output = rec.output.join("\n");
+        let verdict = matching::judge_step(step, &output, rec.ended.code(), bindings, false);
+        if let Some(mismatch) = verdict.output {
+            problems.push((
+                step.line,
+                Problem::OutputDiffers {
+                    diff: mismatch.diff,
+                    conflict: mismatch.conflict.map(|c| c.to_string()),
+                },
+            ));
         }
-        if step.status_checked() && !status_agrees(step.status, &rec.status) {
+        if !verdict.status_agrees {
             problems.push((
                 step.line,
                 Problem::StatusDiffers {
                     expected: step.status,
-                    recorded: rec.status.clone(),
+                    recorded: rec.ended.clone(),
                 },
             ));
         }
@@ -346,7 +255,7 @@ fn check_block(block: &Block, snap_path: &Path, bindings: &mut Bindings) -> Repl
         return Replay::Unverified(problems);
     }
     let real = (!stored.meta.raw.is_empty()).then(|| {
-        split_transcript(block, &stored.meta.raw)
+        snapshot::read_transcript(block, &stored.meta.raw)
             .into_iter()
             .map(|s| s.output)
             .collect::<Vec<_>>()
@@ -379,13 +288,9 @@ pub fn replay_page(
     }
     let names = snapshot::names(&page);
     let mut bindings = Bindings::new();
-    // The runner's order: teardown blocks last, so bindings build up as they did in the run.
-    let order: Vec<usize> = (0..page.blocks.len())
-        .filter(|&i| !page.blocks[i].attrs.teardown)
-        .chain((0..page.blocks.len()).filter(|&i| page.blocks[i].attrs.teardown))
-        .collect();
+    // In the runner's order, so bindings build up as they did in the run.
     let mut replays: Vec<Option<Replay>> = (0..page.blocks.len()).map(|_| None).collect();
-    for i in order {
+    for i in page.run_order() {
         let snap_path = snapshot::path(&options.snapshot_dir, &names[i]);
         replays[i] = Some(check_block(&page.blocks[i], &snap_path, &mut bindings));
     }
@@ -409,18 +314,10 @@ pub fn replay_page(
         }
     }
 
-    let fences: HashMap<usize, Fence> = markdown::fences(content)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|f| (f.span.start, f))
-        .collect();
     let shown = reveal(&page, &replays, options);
     let mut out = content.to_string();
     let mut verified = 0;
     for (i, block) in page.blocks.iter().enumerate().rev() {
-        let Some(fence) = fences.get(&block.span.start) else {
-            continue;
-        };
         let replacement = if block.attrs.hidden || block.attrs.teardown {
             String::new()
         } else {
@@ -434,7 +331,6 @@ pub fn replay_page(
             render_block(
                 content,
                 block,
-                fence,
                 &replays[i],
                 &shown[i],
                 short,
@@ -481,24 +377,6 @@ impl<'a> LineMap<'a> {
     }
 }
 
-/// The container prefix of a fence's later lines (list indentation, `> `), from its closing fence line.
-fn container_prefix(span_text: &str) -> &str {
-    let text = span_text.trim_end_matches(['\n', '\r']);
-    let last = text.rsplit_once('\n').map_or("", |(_, last)| last);
-    let last = last.strip_suffix('\r').unwrap_or(last);
-    let end = last.find(['`', '~']).unwrap_or(0);
-    &last[..end]
-}
-
-/// A body line written with a container prefix; an empty line keeps no trailing blank.
-fn with_prefix(prefix: &str, text: &str) -> String {
-    if text.is_empty() {
-        prefix.trim_end().to_string()
-    } else {
-        format!("{prefix}{text}")
-    }
-}
-
 /// The volatile values a page shows (addresses, IDs, names), by the value the run showed in their place:
 /// real output shown where the page wrote a wildcard speaks of `172.18.0.2` when the page does, not of the
 /// `192.168.16.2` the run happened to get.
@@ -508,26 +386,22 @@ struct PageValues(HashMap<(Class, String), String>);
 impl PageValues {
     /// Learns from a page line and the run line it matched (no `[..]`: values pair up in order).
     fn learn(&mut self, page: &str, run: &str) {
-        if page.contains("[..]") {
+        if matching::has_any_text(page) {
             return;
         }
-        let (p, r) = (redact::volatile_spans(page), redact::volatile_spans(run));
-        let pairs_up = p.len() == r.len()
-            && p.iter()
-                .zip(&r)
-                .all(|(p, r)| p.class == r.class && p.class.is_numbered());
-        if !pairs_up {
+        let Some(pairs) = matching::value_pairs(page, run) else {
+            return;
+        };
+        if !pairs.iter().all(|(class, _, _)| class.is_numbered()) {
             return;
         }
-        for (ps, rs) in p.iter().zip(&r) {
-            let shown = &page[ps.range.clone()];
+        for (class, shown, run_value) in pairs {
             // A placeholder the author wrote (`[IP1]`) is no value to show readers.
             if shown.starts_with('[') {
                 continue;
             }
-            let run_value = &run[rs.range.clone()];
             self.0
-                .entry((rs.class, rs.class.key(run_value)))
+                .entry((class, class.key(run_value)))
                 .or_insert_with(|| shown.to_string());
         }
     }
@@ -547,35 +421,6 @@ impl PageValues {
         out.push_str(&run[last..]);
         out
     }
-}
-
-/// Expected lines without the trailing blank ones (which the matcher ignores).
-fn claimed(expected: &[String]) -> &[String] {
-    let blank = expected
-        .iter()
-        .rev()
-        .take_while(|l| l.trim().is_empty())
-        .count();
-    &expected[..expected.len() - blank]
-}
-
-/// How a matched step's expected lines line up with its real output, or `None` when they do not line up
-/// cleanly (then the page is shown as written).
-fn line_up(expected: &[String], real: &[String]) -> Option<Vec<Piece>> {
-    let expected = claimed(expected);
-    let pieces = if update::has_wildcards(expected) {
-        update::align(expected, real)
-    } else if expected.len() == real.len() {
-        (0..expected.len())
-            .map(|i| Piece::Same { exp: i, act: i })
-            .collect()
-    } else {
-        return None;
-    };
-    pieces
-        .iter()
-        .all(|p| matches!(p, Piece::Same { .. } | Piece::Wild { .. }))
-        .then_some(pieces)
 }
 
 /// For each step of each block: the lines to show for each expected line, where the page wrote a wildcard
@@ -601,8 +446,8 @@ fn reveal(page: &snippet::Page, replays: &[Replay], options: &ReplayOptions) -> 
             continue;
         };
         for (s, (step, real)) in block.steps.iter().zip(real).enumerate() {
-            let real = update::output_lines(&real.join("\n"));
-            let Some(pieces) = line_up(&step.expected, &real) else {
+            let real = matching::output_lines(&real.join("\n"));
+            let Some(pieces) = matching::line_up(&step.expected, &real) else {
                 continue;
             };
             for piece in &pieces {
@@ -610,7 +455,7 @@ fn reveal(page: &snippet::Page, replays: &[Replay], options: &ReplayOptions) -> 
                     values.learn(&step.expected[*exp], &real[*act]);
                 }
             }
-            if update::has_wildcards(&step.expected) {
+            if matching::has_wildcards(&step.expected) {
                 lined_up.push((b, s, pieces, real));
             }
         }
@@ -620,7 +465,7 @@ fn reveal(page: &snippet::Page, replays: &[Replay], options: &ReplayOptions) -> 
         let mut lines: Vec<Vec<String>> = expected.iter().map(|l| vec![l.clone()]).collect();
         for piece in pieces {
             match piece {
-                Piece::Same { exp, act } if expected[exp].contains("[..]") => {
+                Piece::Same { exp, act } if matching::has_any_text(&expected[exp]) => {
                     lines[exp] = vec![values.apply(&real[act])];
                 }
                 Piece::Wild { exp, acts } => {
@@ -637,19 +482,14 @@ fn reveal(page: &snippet::Page, replays: &[Replay], options: &ReplayOptions) -> 
 fn render_block(
     content: &str,
     block: &Block,
-    fence: &Fence,
     replay: &Replay,
     shown: &[Option<Vec<Vec<String>>>],
     short: &str,
     format: BadgeFormat,
 ) -> String {
     let span_text = &content[block.span.clone()];
-    let prefix = container_prefix(span_text);
-    let lang = fence
-        .info
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .next()
-        .unwrap_or_default();
+    let prefix = block.prefix.as_str();
+    let lang = block.written_lang();
 
     // What each page line of the body becomes.
     let mut input_lines = Vec::new();
@@ -661,15 +501,13 @@ fn render_block(
         }
     }
     let mut body: Vec<String> = Vec::new();
-    for line in &fence.body {
+    for line in &block.body {
         if let Some(&(s, k)) = expected_at.get(&line.line) {
             match &shown[s] {
                 Some(lines) => body.extend(lines[k].iter().cloned()),
                 None => body.push(line.text.clone()),
             }
-        } else if !input_lines.contains(&line.line)
-            && (line.text.trim_end() == "?" || line.text.starts_with("? "))
-        {
+        } else if !input_lines.contains(&line.line) && snippet::is_status_line(&line.text) {
             // An exit status line: docktest's, not the reader's.
         } else {
             body.push(line.text.clone());
@@ -764,8 +602,11 @@ fn escape_markdown(text: &str) -> String {
 pub enum PreprocessError {
     #[error("cannot read mdBook's input on stdin")]
     Input(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("{0}")]
-    Config(String),
+    /// mdBook could not hand over the `[preprocessor.docktest]` table.
+    #[error("[preprocessor.docktest]: {0:#}")]
+    Table(mdbook_preprocessor::errors::Error),
+    #[error(transparent)]
+    Config(#[from] OptionsError),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Parse(Vec<ParseError>),
     #[error("cannot write the book to stdout")]
@@ -778,6 +619,8 @@ pub struct BookReplay {
     pub book: MdBook,
     /// The book's root, as mdBook gave it.
     pub root: PathBuf,
+    /// Where the book's snapshots are.
+    pub snapshot_dir: PathBuf,
     pub problems: Vec<Unverified>,
     pub on_unverified: OnUnverified,
     /// Blocks published with a verified badge.
@@ -794,11 +637,10 @@ pub fn replay_book(
     let table = ctx
         .config
         .get::<toml::Value>("preprocessor.docktest")
-        .map_err(|e| PreprocessError::Config(format!("[preprocessor.docktest]: {e:#}")))?
+        .map_err(PreprocessError::Table)?
         .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-    let config = Config::from_table(table).map_err(PreprocessError::Config)?;
-    let options = ReplayOptions::new(&config, &ctx.root, BadgeFormat::for_renderer(&ctx.renderer))
-        .map_err(PreprocessError::Config)?;
+    let config = Config::from_table(table)?;
+    let options = ReplayOptions::new(&config, &ctx.root, BadgeFormat::for_renderer(&ctx.renderer))?;
     let src_dir = ctx.root.join(&ctx.config.book.src);
 
     // Chapters are independent: take their contents out, replay them on every core, put them back in order.
@@ -854,6 +696,10 @@ pub fn replay_book(
     Ok(BookReplay {
         book,
         root: ctx.root.clone(),
+        snapshot_dir: relative_to(
+            &options.snapshot_dir,
+            &std::env::current_dir().unwrap_or_default(),
+        ),
         problems,
         on_unverified: config.on_unverified,
         verified,
@@ -937,8 +783,9 @@ impl Preprocessor for Docktest {
         if !replay.problems.is_empty() && replay.on_unverified == OnUnverified::Error {
             let list: Vec<String> = replay.problems.iter().map(|p| p.to_string()).collect();
             anyhow::bail!(
-                "{}\nhint: verify the book with `{FIX}`, then review its snapshots with `cargo insta review`",
-                list.join("\n")
+                "{}\nhint: {}",
+                list.join("\n"),
+                hints::unverified(&replay.root, &replay.snapshot_dir)
             );
         }
         Ok(replay.book)
@@ -1048,6 +895,25 @@ mod tests {
         assert!(
             r.content
                 .starts_with("```console\n$ docker inspect web\n<!DOCTYPE html>\n...\n"),
+            "{}",
+            r.content
+        );
+    }
+
+    // Regression: real output under a `...` that ends at a `^C` showed the transcript's `^C` mark as output,
+    // so readers saw `^C` twice.
+    #[test]
+    fn real_output_under_an_interrupt_shows_one_ctrl_c() {
+        let md = "```console\n$ ping web\nPING web\n...\n^C\n--- web ping statistics ---\n```\n";
+        let transcript =
+            "$ ping web\nPING web\n64 bytes from web\n^C\n--- web ping statistics ---\n";
+        let dir = snapshots(md, &[(transcript, transcript)]);
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        assert!(
+            r.content.starts_with(
+                "```console\n$ ping web\nPING web\n64 bytes from web\n^C\n--- web ping statistics ---\n```\n"
+            ),
             "{}",
             r.content
         );
@@ -1228,34 +1094,6 @@ mod tests {
         };
         let r = replay_page(Path::new("src/p.md"), content, Some(source), &options).unwrap();
         assert_eq!(r.problems[0].line, 5);
-    }
-
-    // The transcript layout the runner writes splits back into commands, a timeout included.
-    #[test]
-    fn transcripts_split_per_command() {
-        let md = "```console\n$ a \\\n> b\n$ c\n$ d\n```\n";
-        let page = snippet::parse_page(Path::new("src/p.md"), md).unwrap();
-        let steps = split_transcript(
-            &page.blocks[0],
-            "$ a \\\n> b\nout\n? 2\n$ c\n$ d\nx\n? timeout after 2s\n",
-        );
-        assert_eq!(
-            steps,
-            [
-                RecordedStep {
-                    output: vec!["out".into()],
-                    status: Recorded::Code(2)
-                },
-                RecordedStep {
-                    output: vec![],
-                    status: Recorded::Code(0)
-                },
-                RecordedStep {
-                    output: vec!["x".into()],
-                    status: Recorded::Timeout("2s".into())
-                },
-            ]
-        );
     }
 
     // mdBook versions: same minor is fine, another minor gets a warning.

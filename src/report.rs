@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use owo_colors::{OwoColorize, Style};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use crate::hints;
 use crate::runner::{self, BlockRun, Observer, PageRun, SnapshotVerdict, StepFailure, Verdict};
 use crate::snippet::{Page, Status};
 
@@ -97,7 +98,7 @@ impl Printer {
     }
 
     /// Removes the progress bar and prints the summary; returns the counts.
-    pub fn summary(&self, pages: &[PageRun], start: Instant) -> Counts {
+    pub fn summary(&self, pages: &[PageRun], start: Instant, snapshot_dir: &Path) -> Counts {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -122,10 +123,7 @@ impl Printer {
         };
         println!("{}", self.paint(&line, style));
         if c.snapshots > 0 {
-            println!(
-                "hint: review the pending snapshots with `cargo insta review --snapshot-path snapshots` \
-                 (or accept them all with `cargo insta accept`)"
-            );
+            println!("hint: {}", hints::review(snapshot_dir));
         }
         c
     }
@@ -268,8 +266,9 @@ impl Observer for Printer {
             )),
             Ok(_) => {}
             Err(e) => self.emit(&format!(
-                "  {} {e}",
-                self.paint("cleanup failed:", Style::new().red().bold())
+                "  {} {}",
+                self.paint("cleanup failed:", Style::new().red().bold()),
+                crate::error_chain(e)
             )),
         }
     }
@@ -331,7 +330,7 @@ pub fn junit(pages: &[PageRun], engine: &str, elapsed: Duration) -> String {
         }
         if let Err(e) = &page.cleanup {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_message(format!("cleanup failed: {e}"));
+            s.set_message(format!("cleanup failed: {}", crate::error_chain(e)));
             let mut case = TestCase::new(format!("{path}: cleanup"), s);
             case.set_classname(path.clone());
             suite.add_test_case(case);

@@ -1,7 +1,8 @@
-//! One insta-format `.snap` per runnable block.
+//! One insta-format `.snap` per runnable block, and the transcript format it holds.
 //!
 //! The body is the block's redacted transcript, written in the page's own grammar (prompt, command,
-//! output, `? N`), so a snapshot reads like the block it checks. The header's `info` carries what the
+//! output, `? N`), so a snapshot reads like the block it checks. [`Transcript`] writes it (the runner) and
+//! [`read_transcript`] reads it back (the preprocessor); nothing else knows the layout. The header's `info` carries what the
 //! preprocessor needs to replay the block without an engine: the engine version, a hash of the block's
 //! commands and the date of the run. insta compares bodies only, so a new engine version or date alone never
 //! makes a snapshot pending.
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::snippet::{Block, Page, Prompt, Step};
+use crate::snippet::{self, Block, Page, Prompt, Step};
 
 /// The `source` insta records for snapshots asserted by the book test.
 pub const SOURCE: &str = "tests/book.rs";
@@ -162,6 +163,148 @@ pub fn command_lines(step: &Step) -> String {
         out.push('\n');
     }
     out
+}
+
+/// How one command ended, as a transcript records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// It returned this exit status (`? N` when not 0).
+    Code(i32),
+    /// `? timeout after 2s`: it was killed at its timeout.
+    Timeout(String),
+}
+
+impl Recorded {
+    /// The exit status, if the command returned one.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Recorded::Code(n) => Some(*n),
+            Recorded::Timeout(_) => None,
+        }
+    }
+}
+
+/// A block's transcript being written, command by command: the prompt and command lines, the output as
+/// the terminal showed it (with `^C` where the interrupt went out, as the page writes it), and the exit
+/// status when it was not 0.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript(String);
+
+impl Transcript {
+    /// The typed lines of `step`, as [`command_lines`] writes them.
+    pub fn command(&mut self, step: &Step) {
+        self.0.push_str(&command_lines(step));
+    }
+
+    /// What `step` printed, already normalized.
+    pub fn output(&mut self, step: &Step, text: &str) {
+        let text = match step.interrupt_after {
+            Some(n) => with_interrupt_mark(text, n),
+            None => text.to_string(),
+        };
+        self.0.push_str(&text);
+        if !text.is_empty() && !text.ends_with('\n') {
+            self.0.push('\n');
+        }
+    }
+
+    /// How the command ended; a success is not written.
+    pub fn ended(&mut self, how: &Recorded) {
+        match how {
+            Recorded::Code(0) => {}
+            Recorded::Code(n) => self.0.push_str(&format!("? {n}\n")),
+            Recorded::Timeout(after) => self.0.push_str(&format!("? timeout after {after}\n")),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// `text` with a `^C` line after its first `n` lines, when it has that many.
+fn with_interrupt_mark(text: &str, n: usize) -> String {
+    let mut out = String::with_capacity(text.len() + 3);
+    let mut lines = text.split_inclusive('\n');
+    for line in lines.by_ref().take(n) {
+        out.push_str(line);
+    }
+    if out.ends_with('\n') || (n == 0) {
+        out.push_str("^C\n");
+    }
+    out.extend(lines);
+    out
+}
+
+/// One command's part of a transcript that was read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedStep {
+    /// Its output lines, without the `^C` mark.
+    pub output: Vec<String>,
+    pub ended: Recorded,
+}
+
+/// Splits a transcript (a snapshot's body, or the raw one in its header) into the block's commands. Stops
+/// where the transcript stops following the block's commands (its run stopped early).
+pub fn read_transcript(block: &Block, text: &str) -> Vec<RecordedStep> {
+    let lines: Vec<&str> = text.lines().collect();
+    let commands: Vec<Vec<String>> = block
+        .steps
+        .iter()
+        .map(|s| {
+            command_lines(s)
+                .lines()
+                .map(|l| l.trim_end().to_string())
+                .collect()
+        })
+        .collect();
+    let starts_at = |cmd: &[String], at: usize| {
+        cmd.iter()
+            .enumerate()
+            .all(|(i, c)| lines.get(at + i).is_some_and(|l| l.trim_end() == c))
+    };
+    let mut steps = Vec::new();
+    let mut pos = 0;
+    for (i, (step, cmd)) in block.steps.iter().zip(&commands).enumerate() {
+        if !starts_at(cmd, pos) {
+            break;
+        }
+        pos += cmd.len();
+        let end = commands
+            .get(i + 1)
+            .and_then(|next| (pos..=lines.len()).find(|&at| starts_at(next, at)))
+            .unwrap_or(lines.len());
+        let mut output: Vec<String> = lines[pos..end]
+            .iter()
+            .filter(|l| step.interrupt_after.is_none() || **l != "^C")
+            .map(|l| l.to_string())
+            .collect();
+        let ended = match output.last().and_then(|l| parse_ended(l)) {
+            Some(ended) => {
+                output.pop();
+                ended
+            }
+            None => Recorded::Code(0),
+        };
+        steps.push(RecordedStep { output, ended });
+        pos = end;
+    }
+    steps
+}
+
+fn parse_ended(line: &str) -> Option<Recorded> {
+    if !snippet::is_status_line(line) {
+        return None;
+    }
+    let rest = line.trim_end().strip_prefix("? ")?;
+    if let Some(after) = rest.strip_prefix("timeout after ") {
+        return Some(Recorded::Timeout(after.to_string()));
+    }
+    rest.parse().ok().map(Recorded::Code)
 }
 
 /// The snapshot file of `name` in `dir`.
@@ -379,6 +522,9 @@ mod tests {
                 ..Attrs::default()
             },
             heading: heading.map(String::from),
+            info: "console".into(),
+            body: vec![],
+            prefix: String::new(),
             steps: cmds.iter().map(|c| step(&[c])).collect(),
         }
     }
@@ -476,5 +622,66 @@ mod tests {
         assert_eq!(command_lines(&s), "root@[ID1]:/# hostname\n");
         s.prompt = Prompt::Container("/ # ".into());
         assert_eq!(command_lines(&s), "/ # hostname\n");
+    }
+
+    // The transcript layout the runner writes splits back into commands, a timeout included.
+    #[test]
+    fn transcripts_split_per_command() {
+        let md = "```console\n$ a \\\n> b\n$ c\n$ d\n```\n";
+        let page = crate::snippet::parse_page(Path::new("src/p.md"), md).unwrap();
+        let steps = read_transcript(
+            &page.blocks[0],
+            "$ a \\\n> b\nout\n? 2\n$ c\n$ d\nx\n? timeout after 2s\n",
+        );
+        assert_eq!(
+            steps,
+            [
+                RecordedStep {
+                    output: vec!["out".into()],
+                    ended: Recorded::Code(2)
+                },
+                RecordedStep {
+                    output: vec![],
+                    ended: Recorded::Code(0)
+                },
+                RecordedStep {
+                    output: vec!["x".into()],
+                    ended: Recorded::Timeout("2s".into())
+                },
+            ]
+        );
+    }
+
+    // What the runner writes, the preprocessor reads back: the `^C` mark where the interrupt went out is
+    // the page's notation, not output, and is shown where the page writes it.
+    #[test]
+    fn transcripts_read_back_what_was_written() {
+        let md = "```console\n$ ping web\nPING web\n^C\n--- stats ---\n$ false\n? 1\n```\n";
+        let page = crate::snippet::parse_page(Path::new("src/p.md"), md).unwrap();
+        let block = &page.blocks[0];
+        let mut transcript = Transcript::default();
+        transcript.command(&block.steps[0]);
+        transcript.output(&block.steps[0], "PING web\n--- stats ---\n");
+        transcript.ended(&Recorded::Code(0));
+        transcript.command(&block.steps[1]);
+        transcript.output(&block.steps[1], "");
+        transcript.ended(&Recorded::Code(1));
+        assert_eq!(
+            transcript.as_str(),
+            "$ ping web\nPING web\n^C\n--- stats ---\n$ false\n? 1\n"
+        );
+        assert_eq!(
+            read_transcript(block, transcript.as_str()),
+            [
+                RecordedStep {
+                    output: vec!["PING web".into(), "--- stats ---".into()],
+                    ended: Recorded::Code(0)
+                },
+                RecordedStep {
+                    output: vec![],
+                    ended: Recorded::Code(1)
+                },
+            ]
+        );
     }
 }

@@ -38,7 +38,9 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::markdown::{self, BodyLine, Fence};
+use crate::markdown::{self, Fence};
+
+pub use crate::markdown::BodyLine;
 
 /// Default per-command timeout when a block gives none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,6 +53,17 @@ pub struct Page {
     pub blocks: Vec<Block>,
 }
 
+impl Page {
+    /// The order its blocks run in, as indexes into `blocks`: page order, `teardown` blocks last (in page
+    /// order), whatever happened before them. Bindings and placeholders build up in this order, so
+    /// everything that replays a run follows it too.
+    pub fn run_order(&self) -> Vec<usize> {
+        let (setup, teardown): (Vec<usize>, Vec<usize>) =
+            (0..self.blocks.len()).partition(|&i| !self.blocks[i].attrs.teardown);
+        setup.into_iter().chain(teardown).collect()
+    }
+}
+
 /// A runnable fenced block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
@@ -60,10 +73,24 @@ pub struct Block {
     pub span: Range<usize>,
     /// The fence's language, lowercased (`console`, `sh`, `shell`, `bash`).
     pub lang: String,
+    /// The info string as written (language and attributes).
+    pub info: String,
     pub attrs: Attrs,
     /// Text of the nearest heading above the block, if any (snapshot names).
     pub heading: Option<String>,
+    /// Every line of the fence's body with its page line, as the steps were read from.
+    pub body: Vec<BodyLine>,
+    /// What stands before the closing fence on its line: the indentation of a list item, the `> ` of a
+    /// block quote; empty at top level.
+    pub prefix: String,
     pub steps: Vec<Step>,
+}
+
+impl Block {
+    /// The fence's language as the author wrote it (`console`, `Console`).
+    pub fn written_lang(&self) -> &str {
+        split_info(&self.info).0
+    }
 }
 
 /// Fence attributes, rustdoc style: ```` ```console,term=server,timeout=5s ````.
@@ -118,6 +145,23 @@ pub enum Status {
     Code(i32),
     /// `? failed`: any non-zero status.
     Failed,
+}
+
+impl Status {
+    /// Whether a command that exited with `code` keeps this claim.
+    pub fn admits(self, code: i32) -> bool {
+        match self {
+            Status::Success => code == 0,
+            Status::Code(n) => code == n,
+            Status::Failed => code != 0,
+        }
+    }
+}
+
+/// Whether a body line states an exit status (`? 1`, `? failed`, or a bare `?`): the page's words to
+/// docktest, not output.
+pub fn is_status_line(text: &str) -> bool {
+    text.trim_end() == "?" || text.starts_with("? ")
 }
 
 /// One prompt line (plus its continuations) and the output the page shows under it.
@@ -418,8 +462,11 @@ impl PageParser<'_> {
             line: fence.line,
             span: fence.span.clone(),
             lang,
+            info: fence.info.clone(),
             attrs,
             heading: fence.heading.clone(),
+            body: fence.body.clone(),
+            prefix: fence.prefix.clone(),
             steps,
         });
         Ok(())
@@ -462,7 +509,7 @@ impl PageParser<'_> {
             .position(|l| !l.text.trim().is_empty())
             .unwrap_or(lines.len());
         while i < lines.len() {
-            let BodyLine { line, text } = &lines[i];
+            let BodyLine { line, text, .. } = &lines[i];
             let line = *line;
             let step = match self.classify(text, session) {
                 LineKind::Container {
@@ -548,7 +595,7 @@ impl PageParser<'_> {
                                 ),
                             ));
                         }
-                    } else if text.trim_end() == "?" || text.starts_with("? ") {
+                    } else if is_status_line(text) {
                         step.status = parse_status(text).map_err(|m| self.error(line, m))?;
                         status_line = Some((line, text.trim_end().to_string()));
                     } else if text.trim() == "^C" {

@@ -4,8 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use mdbook_docktest::book::Book;
 use mdbook_docktest::engine::Endpoint;
-use mdbook_docktest::runner::{self, Book, RunOptions, SnapshotMode, Verdict};
+use mdbook_docktest::runner::{self, RunOptions, SnapshotMode, Verdict};
 
 fn book_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("book")
@@ -19,7 +20,11 @@ fn every_block_of_the_book_is_verified() {
     let (engine, _images) = runner::prepare(&book, Endpoint::from_env()).unwrap_or_else(|e| {
         panic!(
             "this test needs a Docker engine: {}\nstart one with `sudo scripts/engine-start`",
-            runner::error_chain(&e)
+            anyhow::Error::new(e)
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ")
         )
     });
     let before = engine.inventory().expect("engine inventory");

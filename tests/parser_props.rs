@@ -742,7 +742,7 @@ proptest! {
         let text = format!("[preprocessor.docktest]\n{key} = {value}\n");
         // A value that is no TOML (a key twice in an inline table) is a syntax error, named by its line.
         prop_assume!(text.parse::<toml::Table>().is_ok());
-        let message = Config::parse(&text).expect_err("an unknown key is refused");
+        let message = Config::parse(&text).expect_err("an unknown key is refused").to_string();
         prop_assert!(message.contains(&format!("`{key}`")), "{message:?} does not name `{key}`");
     }
 }

@@ -191,10 +191,14 @@ fn check_blocks(path: &Path, content: &str, page: &Page) -> Result<(), String> {
 
 /// Checks what `Config::parse(text)` returned: an error is a non-empty message that names what is wrong,
 /// a TOML position, an option or value quoted in backticks as the text writes it, or the table's own type.
-pub fn check_config(text: &str, result: &Result<Config, String>) -> Result<(), String> {
-    let Err(message) = result else {
+pub fn check_config<E: std::fmt::Display>(
+    text: &str,
+    result: &Result<Config, E>,
+) -> Result<(), String> {
+    let Err(error) = result else {
         return Ok(());
     };
+    let message = error.to_string();
     if message.trim().is_empty() {
         return Err("empty config error".to_string());
     }

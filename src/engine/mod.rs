@@ -93,18 +93,6 @@ impl EngineError {
             bollard::errors::Error::DockerResponseServerError { .. }
         )
     }
-
-    /// What the user can do about it, when there is something.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            EngineError::Connect { .. } => Some(
-                "start docktest's sealed engine with `sudo scripts/engine-start`, \
-                 or point DOCKER_HOST at a running engine",
-            ),
-            EngineError::TooOld { .. } => Some("upgrade the engine to Docker 20.10 or newer"),
-            _ => None,
-        }
-    }
 }
 
 /// Where the engine is and how terminals reach it.

@@ -1,4 +1,5 @@
-//! Expected output (with `...` and `[..]`) against what really ran, through consistent redaction.
+//! The one place that decides whether output matches: expected output (with `...` and `[..]`) against what
+//! really ran, through consistent redaction, for the runner, `--update` and the preprocessor alike.
 //!
 //! A page shows the output a reader should see, values included: `172.18.0.2`, `happy_einstein`, an ID. A
 //! real run shows other values, and that is fine as long as the page's equalities hold. So volatile values
@@ -19,24 +20,68 @@
 //! let expected = vec!["inet 172.18.0.2/16 [..]".to_owned()];
 //! assert!(!match_output(&expected, "inet 172.18.0.6/16 scope global eth0", &mut page).is_match());
 //! ```
+//!
+//! Inside: [`pattern`] compiles expected lines into regexes and matches a whole output with backtracking
+//! over `...`; [`pieces`] compares a line without `[..]` piece by piece, which gives the same verdict without
+//! compiling anything and is how most lines are matched; [`align`] lines expected lines up with real ones
+//! for the diff, for `--update` and for showing real output where a page wrote a wildcard.
+
+mod align;
+mod pattern;
+mod pieces;
 
 use std::collections::HashMap;
 use std::fmt;
 
-use owo_colors::OwoColorize;
-use regex::Regex;
-use similar::algorithms::{myers, Capture};
-use similar::udiff::UnifiedHunkHeader;
-use similar::{ChangeTag, DiffOp, TextDiff};
-
 use crate::redact::{self, Class};
+use crate::snippet::Step;
+
+pub use align::diff;
+pub(crate) use align::{line_up, rewrite, Piece};
+pub(crate) use pieces::value_pairs;
 
 /// A line holding only this matches any number of lines, none included.
 const ANY_LINES: &str = "...";
 /// This within a line matches any text, none included.
 const ANY_TEXT: &str = "[..]";
-/// Lines of context around each change in [`diff`].
-const DIFF_CONTEXT: usize = 3;
+
+/// Whether an expected line is `...`.
+pub(crate) fn is_any_lines(line: &str) -> bool {
+    line.trim() == ANY_LINES
+}
+
+/// Whether an expected line holds `[..]`.
+pub(crate) fn has_any_text(line: &str) -> bool {
+    line.contains(ANY_TEXT)
+}
+
+/// Whether the expected lines use a wildcard (`...` or `[..]`).
+pub(crate) fn has_wildcards(expected: &[String]) -> bool {
+    expected.iter().any(|l| is_any_lines(l) || has_any_text(l))
+}
+
+/// The lines of an output as the matcher sees them: normalized (see [`redact::normalize`]), trailing blank
+/// lines dropped.
+pub(crate) fn output_lines(actual: &str) -> Vec<String> {
+    let normalized = redact::normalize(actual);
+    let mut lines: Vec<String> = normalized.lines().map(str::to_owned).collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+/// The expected lines as the matcher sees them: normalized one by one, trailing blank lines dropped.
+fn expected_lines(expected: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> = expected
+        .iter()
+        .map(|l| redact::normalize(l).trim_end_matches('\n').to_string())
+        .collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
 
 /// Which run value each page value stands for, per class, across a whole page. It is a bijection: one
 /// page value ran as one value, and one run value was shown as one page value.
@@ -51,7 +96,7 @@ impl Bindings {
         Self::default()
     }
 
-    pub(crate) fn bind(&mut self, class: Class, page: &str, run: &str) -> Result<(), Conflict> {
+    fn bind(&mut self, class: Class, page: &str, run: &str) -> Result<(), Conflict> {
         let (page, run) = (class.key(page), class.key(run));
         if let Some(before) = self.page_to_run.get(&(class, page.clone())) {
             if *before != run {
@@ -178,326 +223,66 @@ pub fn match_output(expected: &[String], actual: &str, bindings: &mut Bindings) 
     if expected.is_empty() {
         return Match::Matched;
     }
-    let patterns = compile(expected);
-    let actual = output_lines(actual);
-    let mut trial = bindings.clone();
-    let mut trace = Trace::default();
-    if match_from(&patterns, 0, &actual, 0, &mut trial, &mut trace) {
-        *bindings = trial;
-        Match::Matched
-    } else {
-        Match::Mismatch {
-            conflict: trace.conflict,
-        }
+    // Compiling a pattern per line is most of what replaying a big book costs: output without wildcards
+    // that lines up line for line is compared piece by piece first, with the same verdict.
+    if !has_wildcards(expected) && pieces::match_lines(expected, actual, bindings) {
+        return Match::Matched;
     }
+    pattern::match_output(expected, actual, bindings)
 }
 
-/// A unified-style line diff, `-` for the page and `+` for the run, for reports. Lines the page matches
-/// through `...`, `[..]` or a volatile value are shown as the run's lines and unchanged, so only real
-/// differences stand out. Binding conflicts are not visible here; see [`Match::Mismatch`]. Empty when
-/// nothing differs line by line. `color` adds red and green (the caller knows whether it writes to a
-/// terminal).
-pub fn diff(expected: &[String], actual: &str, color: bool) -> String {
-    let patterns = compile(expected);
-    let actual = output_lines(actual);
-    let shown = expected_as_matched(&patterns, &actual);
-    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
-    let actual: Vec<&str> = actual.iter().map(String::as_str).collect();
-    let text_diff = TextDiff::from_slices(&shown, &actual);
-
-    let mut out = String::new();
-    for group in text_diff.grouped_ops(DIFF_CONTEXT) {
-        let header = UnifiedHunkHeader::new(&group).to_string();
-        push_line(&mut out, &header, color.then_some(Paint::Header));
-        for op in &group {
-            for change in text_diff.iter_changes(op) {
-                let (sign, paint) = match change.tag() {
-                    ChangeTag::Delete => ('-', Some(Paint::Removed)),
-                    ChangeTag::Insert => ('+', Some(Paint::Added)),
-                    ChangeTag::Equal => (' ', None),
-                };
-                let line = format!("{sign}{}", change.value());
-                push_line(&mut out, &line, paint.filter(|_| color));
-            }
-        }
+/// Whether one expected line matches one actual line on its own (wildcards and volatile values as the
+/// matcher reads them, no page bindings): the equality lines are aligned by.
+fn line_matches(expected: &str, actual: &str) -> bool {
+    if has_any_text(expected) {
+        return pattern::line_matches(expected, actual);
     }
-    out
+    let expected = redact::normalize(expected);
+    pieces::binds(
+        expected.trim_end_matches('\n'),
+        actual.trim_end(),
+        &mut Bindings::new(),
+    )
 }
 
-#[derive(Clone, Copy)]
-enum Paint {
-    Header,
-    Removed,
-    Added,
+/// A step's output that does not match the page: the diff to show, and a binding conflict the diff cannot
+/// show.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OutputMismatch {
+    pub diff: String,
+    pub conflict: Option<Conflict>,
 }
 
-fn push_line(out: &mut String, line: &str, paint: Option<Paint>) {
-    match paint {
-        None => out.push_str(line),
-        Some(Paint::Header) => out.push_str(&line.cyan().to_string()),
-        Some(Paint::Removed) => out.push_str(&line.red().to_string()),
-        Some(Paint::Added) => out.push_str(&line.green().to_string()),
-    }
-    out.push('\n');
+/// The page's verdict on one step, for the runner (a live run) and the preprocessor (a snapshot) alike.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StepVerdict {
+    /// `None` when the output matches what the page shows (or the page shows none).
+    pub output: Option<OutputMismatch>,
+    /// Whether the exit status agrees with the page's claim (or is not checked).
+    pub status_agrees: bool,
 }
 
-/// One expected line, ready to meet actual lines.
-enum Pattern {
-    /// `...`
-    AnyLines,
-    Line {
-        /// The line as the page shows it (normalized), for the diff.
-        text: String,
-        /// Anchored; capture group `i + 1` holds the run's value for `slots[i]`.
-        regex: Regex,
-        slots: Vec<Slot>,
-    },
-}
-
-/// A numbered volatile value the page shows, waiting for its run counterpart.
-struct Slot {
-    class: Class,
-    page: String,
-}
-
-fn compile(expected: &[String]) -> Vec<Pattern> {
-    let mut lines: Vec<String> = expected.iter().map(|l| redact::normalize(l)).collect();
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    let mut patterns: Vec<Pattern> = Vec::with_capacity(lines.len());
-    for line in lines {
-        if line.trim() == ANY_LINES {
-            // Two `...` in a row mean the same as one, and would only multiply the backtracking.
-            if !matches!(patterns.last(), Some(Pattern::AnyLines)) {
-                patterns.push(Pattern::AnyLines);
-            }
-        } else {
-            patterns.push(compile_line(line));
-        }
-    }
-    patterns
-}
-
-fn compile_line(text: String) -> Pattern {
-    enum Piece {
-        AnyText,
-        Value(Class),
-    }
-    let mut pieces: Vec<(std::ops::Range<usize>, Piece)> = redact::volatile_spans(&text)
-        .into_iter()
-        .map(|span| (span.range, Piece::Value(span.class)))
-        .collect();
-    for (start, _) in text.match_indices(ANY_TEXT) {
-        let range = start..start + ANY_TEXT.len();
-        if !pieces
-            .iter()
-            .any(|(r, _)| r.start < range.end && range.start < r.end)
-        {
-            pieces.push((range, Piece::AnyText));
-        }
-    }
-    pieces.sort_by_key(|(range, _)| range.start);
-
-    let mut source = String::from("^");
-    let mut slots = Vec::new();
-    let mut last = 0;
-    for (range, piece) in pieces {
-        source.push_str(&literal(&text[last..range.start]));
-        match piece {
-            Piece::AnyText => source.push_str(".*?"),
-            Piece::Value(class) if class.is_numbered() => {
-                source.push_str(&format!("({})", class.value_pattern()));
-                slots.push(Slot {
-                    class,
-                    page: text[range.clone()].to_owned(),
-                });
-            }
-            Piece::Value(class) => source.push_str(&class.value_pattern()),
-        }
-        last = range.end;
-    }
-    source.push_str(&literal(&text[last..]));
-    source.push('$');
-    let regex = Regex::new(&source).expect("escaped literals and built-in patterns");
-    Pattern::Line { text, regex, slots }
-}
-
-/// Regex for literal text, where a run of two or more spaces (table padding) stands for any run of spaces.
-fn literal(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("  ") {
-        let end = rest[start..]
-            .find(|c| c != ' ')
-            .map_or(rest.len(), |n| start + n);
-        out.push_str(&regex::escape(&rest[..start]));
-        out.push_str(" +");
-        rest = &rest[end..];
-    }
-    out.push_str(&regex::escape(rest));
-    out
-}
-
-fn output_lines(actual: &str) -> Vec<String> {
-    let normalized = redact::normalize(actual);
-    let mut lines: Vec<String> = normalized.lines().map(str::to_owned).collect();
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    lines
-}
-
-/// Why one line did not match, if a binding is to blame.
-type LineResult = Result<(), Option<Conflict>>;
-
-impl Pattern {
-    /// Matches one line, binding its values into `bindings` (left partly extended on failure: callers
-    /// work on a copy).
-    fn bind(&self, actual: &str, bindings: &mut Bindings) -> LineResult {
-        let Pattern::Line { regex, slots, .. } = self else {
-            return Err(None);
-        };
-        let caps = regex.captures(actual).ok_or(None)?;
-        for (i, slot) in slots.iter().enumerate() {
-            let run = caps.get(i + 1).map_or("", |m| m.as_str());
-            // The pattern is loose; the class decides (a page's 172.18.0.2 never stands for 127.0.0.1).
-            if !slot.class.accepts(run) {
-                return Err(None);
-            }
-            bindings.bind(slot.class, &slot.page, run).map_err(Some)?;
-        }
-        Ok(())
-    }
-
-    /// Whether the line matches on its own, bindings aside: how the diff aligns lines.
-    fn matches_alone(&self, actual: &str) -> bool {
-        self.bind(actual, &mut Bindings::default()).is_ok()
-    }
-}
-
-/// The deepest point a failed match reached, and the binding conflict there if one was the cause.
-#[derive(Default)]
-struct Trace {
-    furthest: Option<usize>,
-    conflict: Option<Conflict>,
-}
-
-impl Trace {
-    fn fail(&mut self, pattern: usize, conflict: Option<Conflict>) {
-        match self.furthest {
-            Some(f) if pattern < f => {}
-            Some(f) if pattern == f => {
-                if self.conflict.is_none() {
-                    self.conflict = conflict;
-                }
-            }
-            _ => {
-                self.furthest = Some(pattern);
-                self.conflict = conflict;
-            }
-        }
-    }
-}
-
-/// Matches `patterns[pi..]` against `actual[ai..]`. Plain lines advance in step; `...` tries to swallow
-/// as few lines as possible first, on a copy of the bindings so a dead end leaves no trace.
-fn match_from(
-    patterns: &[Pattern],
-    mut pi: usize,
-    actual: &[String],
-    mut ai: usize,
+/// Judges one step: its output (extending the page's bindings when it matches) and its exit status
+/// (`None`: the command never returned one, which agrees with no claim). `color` colors the diff.
+pub(crate) fn judge_step(
+    step: &Step,
+    output: &str,
+    status: Option<i32>,
     bindings: &mut Bindings,
-    trace: &mut Trace,
-) -> bool {
-    loop {
-        match patterns.get(pi) {
-            None if ai == actual.len() => return true,
-            None => {
-                trace.fail(pi, None);
-                return false;
-            }
-            Some(Pattern::AnyLines) if pi + 1 == patterns.len() => return true,
-            Some(Pattern::AnyLines) => {
-                for skip_to in ai..=actual.len() {
-                    let mut trial = bindings.clone();
-                    if match_from(patterns, pi + 1, actual, skip_to, &mut trial, trace) {
-                        *bindings = trial;
-                        return true;
-                    }
-                }
-                return false;
-            }
-            Some(line) => {
-                let Some(actual_line) = actual.get(ai) else {
-                    trace.fail(pi, None);
-                    return false;
-                };
-                if let Err(conflict) = line.bind(actual_line, bindings) {
-                    trace.fail(pi, conflict);
-                    return false;
-                }
-                pi += 1;
-                ai += 1;
-            }
-        }
-    }
-}
-
-/// The page's lines rewritten so that every line (or `...`) that matches shows the run's text: what is
-/// left different is what really differs. Alignment is a Myers diff whose equality is "this pattern
-/// matches that line"; `...` takes the run's lines left unaligned around it.
-fn expected_as_matched(patterns: &[Pattern], actual: &[String]) -> Vec<String> {
-    struct Expect<'a>(&'a Pattern);
-    struct Actual<'a>(&'a str);
-    impl PartialEq<Expect<'_>> for Actual<'_> {
-        fn eq(&self, other: &Expect<'_>) -> bool {
-            other.0.matches_alone(self.0)
-        }
-    }
-
-    let old: Vec<Expect<'_>> = patterns.iter().map(Expect).collect();
-    let new: Vec<Actual<'_>> = actual.iter().map(|l| Actual(l)).collect();
-    let mut capture = Capture::new();
-    let Ok(()) = myers::diff(&mut capture, &old, 0..old.len(), &new, 0..new.len());
-
-    let mut shown = Vec::new();
-    let mut chunk_old = Vec::new();
-    let mut chunk_new = Vec::new();
-    for op in capture.into_ops() {
-        if let DiffOp::Equal { new_index, len, .. } = op {
-            flush_chunk(&mut shown, &chunk_old, &chunk_new, patterns, actual);
-            chunk_old.clear();
-            chunk_new.clear();
-            shown.extend_from_slice(&actual[new_index..new_index + len]);
-        } else {
-            chunk_old.extend(op.old_range());
-            chunk_new.extend(op.new_range());
-        }
-    }
-    flush_chunk(&mut shown, &chunk_old, &chunk_new, patterns, actual);
-    shown
-}
-
-/// Unaligned page lines and run lines between two aligned runs: the first `...` among the page lines
-/// stands for all the run lines, the other page lines stay as written (they will show as removed).
-fn flush_chunk(
-    shown: &mut Vec<String>,
-    old: &[usize],
-    new: &[usize],
-    patterns: &[Pattern],
-    actual: &[String],
-) {
-    let mut absorbed = false;
-    for &i in old {
-        match &patterns[i] {
-            Pattern::AnyLines if !absorbed => {
-                shown.extend(new.iter().map(|&j| actual[j].clone()));
-                absorbed = true;
-            }
-            Pattern::AnyLines => {}
-            Pattern::Line { text, .. } => shown.push(text.clone()),
-        }
+    color: bool,
+) -> StepVerdict {
+    let output = match match_output(&step.expected, output, bindings) {
+        Match::Matched => None,
+        Match::Mismatch { conflict } => Some(OutputMismatch {
+            diff: diff(&step.expected, output, color),
+            conflict,
+        }),
+    };
+    let status_agrees =
+        !step.status_checked() || status.is_some_and(|code| step.status.admits(code));
+    StepVerdict {
+        output,
+        status_agrees,
     }
 }
 

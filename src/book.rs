@@ -1,0 +1,104 @@
+//! A book as docktest reads it: `book.toml`'s options and every chapter `SUMMARY.md` links, parsed into
+//! pages, before anything runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, ConfigError, OptionsError};
+use crate::engine;
+use crate::snippet::{self, Page, ParseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    #[error("{path} is not an mdBook book: no book.toml")]
+    NotABook { path: PathBuf },
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Parse(Vec<ParseError>),
+}
+
+/// A book ready to run: its options and its pages in SUMMARY order.
+#[derive(Debug, Clone)]
+pub struct Book {
+    pub root: PathBuf,
+    pub config: Config,
+    pub pages: Vec<Page>,
+}
+
+impl Book {
+    /// Reads `root/book.toml` and every chapter `SUMMARY.md` links, and parses their runnable blocks with the
+    /// container prompts the book's options name. Every malformed block of the book is reported, not just
+    /// the first.
+    pub fn load(root: &Path) -> Result<Book, BookError> {
+        if !root.join("book.toml").is_file() {
+            return Err(BookError::NotABook {
+                path: root.to_path_buf(),
+            });
+        }
+        let config = Config::load(root)?;
+        let prompts = config
+            .container_prompts()
+            .map_err(|e| ConfigError::Invalid {
+                path: root.join("book.toml"),
+                problem: OptionsError::Prompts(e),
+            })?;
+        let src = root.join("src");
+        let summary = read(&src.join("SUMMARY.md"))?;
+        let mut pages = Vec::new();
+        let mut errors = Vec::new();
+        for chapter in crate::markdown::summary_chapters(&summary) {
+            let content = read(&src.join(&chapter))?;
+            // Paths in reports read as the author sees them from the book root: `src/bridge.md:12`.
+            match snippet::parse_page_with(&Path::new("src").join(&chapter), &content, &prompts) {
+                Ok(page) => pages.push(page),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(BookError::Parse(errors));
+        }
+        Ok(Book {
+            root: root.to_path_buf(),
+            config,
+            pages,
+        })
+    }
+
+    /// Every image the pages start containers from (`docker run`/`create`), canonical (`alpine:latest`), with
+    /// where it is first used. Ignored blocks do not run, so their images are not needed.
+    pub fn images_used(&self) -> Vec<(String, String)> {
+        let mut used: Vec<(String, String)> = Vec::new();
+        for page in &self.pages {
+            for block in page.blocks.iter().filter(|b| b.attrs.ignore.is_none()) {
+                for step in &block.steps {
+                    let Some(image) = snippet::image_of(step) else {
+                        continue;
+                    };
+                    let image = engine::canonical_reference(&image);
+                    if !used.iter().any(|(i, _)| *i == image) {
+                        used.push((image, format!("{}:{}", page.path.display(), step.line)));
+                    }
+                }
+            }
+        }
+        used
+    }
+
+    /// Number of runnable blocks (ignored ones included).
+    pub fn block_count(&self) -> usize {
+        self.pages.iter().map(|p| p.blocks.len()).sum()
+    }
+}
+
+fn read(path: &Path) -> Result<String, BookError> {
+    std::fs::read_to_string(path).map_err(|source| BookError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}

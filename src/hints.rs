@@ -1,0 +1,77 @@
+//! What the user can do about a problem: every `hint:` docktest prints is worded here, once.
+
+use std::path::Path;
+
+use crate::engine::EngineError;
+
+/// The command that verifies a book and records its snapshots: the fix for every unverified block.
+pub(crate) const VERIFY: &str = "mdbook-docktest test";
+
+/// For an engine docktest cannot use.
+pub(crate) fn engine(e: &EngineError) -> Option<String> {
+    match e {
+        EngineError::Connect { .. } => Some(
+            "start docktest's sealed engine with `sudo scripts/engine-start`, or point DOCKER_HOST at a \
+             running engine"
+                .to_string(),
+        ),
+        EngineError::TooOld { .. } => Some("upgrade the engine to Docker 20.10 or newer".to_string()),
+        _ => None,
+    }
+}
+
+/// For pending snapshots in `dir`. cargo-insta finds them through the cargo package that holds them.
+pub(crate) fn review(dir: &Path) -> String {
+    format!(
+        "review the pending snapshots in {} with `cargo insta review` (or accept them all with `cargo \
+         insta accept`), run in the cargo project that holds that folder",
+        dir.display()
+    )
+}
+
+/// For a book whose examples are not all verified, when `mdbook build` refuses to build it.
+pub(crate) fn unverified(book_root: &Path, snapshot_dir: &Path) -> String {
+    format!(
+        "verify them with `{VERIFY} {}`, then {} (or set on-unverified = \"warn\" under \
+         [preprocessor.docktest] to publish them marked as not verified)",
+        book_root.display(),
+        review(snapshot_dir)
+    )
+}
+
+/// For a book published with examples marked as not verified.
+pub(crate) fn unverified_published(book_root: &Path) -> String {
+    format!("verify them with `{VERIFY} {}`", book_root.display())
+}
+
+/// For a page the preprocessor cannot parse.
+pub(crate) fn fix_the_block() -> String {
+    format!("fix the block; `{VERIFY}` reports the same errors")
+}
+
+/// For the preprocessor run by hand, with no mdBook input.
+pub(crate) fn preprocessor_needs_mdbook() -> String {
+    "run `mdbook build` on a book with a [preprocessor.docktest] table, or `mdbook-docktest test` to \
+     verify a book"
+        .to_string()
+}
+
+/// For `--update` under `CI=true`.
+pub(crate) fn update_locally() -> String {
+    "run `mdbook-docktest test --update` on your machine and commit the pages it changes"
+        .to_string()
+}
+
+/// For a `--filter` that selects no page.
+pub(crate) fn filter() -> String {
+    "check --filter against the chapter paths in SUMMARY.md".to_string()
+}
+
+/// For a snapshot folder docktest cannot write to.
+pub(crate) fn writable(dir: &Path) -> String {
+    format!(
+        "make {} writable, or point `snapshots` under [preprocessor.docktest] in book.toml at a folder \
+         that is",
+        dir.display()
+    )
+}

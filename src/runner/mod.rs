@@ -1,0 +1,305 @@
+//! Runs a book's pages against the engine and judges each block.
+//!
+//! A page is one scenario: its blocks run top to bottom in terminals that keep their state, `teardown`
+//! blocks run last whatever happened, and every engine object the page created is removed afterwards, also
+//! when a block fails, times out or the runner panics.
+//!
+//! [`page`] owns what a page holds in the engine (terminals, the proxy, the cleanup); [`block`] runs a
+//! block's steps in their terminals; [`record`] turns each step's result into the block's transcripts and
+//! verdict.
+
+mod block;
+mod page;
+mod record;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::book::Book;
+use crate::engine::{
+    self, Engine, EngineError, ImageError, ImageStatus, ProxyError, Removed, TerminalError,
+};
+use crate::snapshot::Meta;
+use crate::snippet::{Page, Status};
+
+/// How long cleanup waits for an engine that went away to come back.
+const ENGINE_RETURN: Duration = Duration::from_secs(30);
+
+/// How often a `retry=` block is re-run while it does not match, and how often an engine that went away
+/// is asked again.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// What the runner does with snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Compare with `snapshots/`; write a pending `.snap.new` for a new or changed one.
+    CheckAndWritePending,
+    /// Compare only (CI: nothing is written).
+    CheckOnly,
+    /// Leave snapshots to the caller (the book test asserts them with insta).
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Run only pages whose path contains this text.
+    pub filter: Option<String>,
+    pub snapshots: SnapshotMode,
+    /// Colored diffs.
+    pub color: bool,
+}
+
+impl RunOptions {
+    /// Whether the run includes `page` (`--filter`).
+    pub fn selects(&self, page: &Page) -> bool {
+        self.filter
+            .as_deref()
+            .is_none_or(|f| page.path.to_string_lossy().contains(f))
+    }
+}
+
+/// Why one step failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepFailure {
+    /// The output differs from what the page shows; `diff` is ready to print. `conflict` explains a
+    /// value that contradicts one bound earlier on the page, which a line diff cannot show.
+    Output {
+        diff: String,
+        conflict: Option<String>,
+    },
+    /// The exit status differs from the page's claim; `tail` is the end of what the command printed, which
+    /// usually says why.
+    Status {
+        expected: Status,
+        actual: i32,
+        tail: String,
+    },
+    /// Still running at the block's timeout: it was interrupted, or its process group killed; a container
+    /// session it ran in was closed.
+    Timeout {
+        after: Duration,
+        session_closed: bool,
+    },
+    /// The terminal could not run it.
+    Terminal { message: String },
+}
+
+impl From<TerminalError> for StepFailure {
+    fn from(e: TerminalError) -> Self {
+        StepFailure::Terminal {
+            message: crate::error_chain(&e),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Page line of the step's prompt.
+    pub line: usize,
+    /// The prompt as the page shows it (`$ `, `/ # `).
+    pub prompt: String,
+    pub command: String,
+    pub what: StepFailure,
+}
+
+/// The snapshot side of a block's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotVerdict {
+    NotChecked,
+    Matches,
+    New {
+        pending: Option<PathBuf>,
+    },
+    Changed {
+        diff: String,
+        pending: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Ran and matched the page.
+    Verified,
+    /// Not run: `ignore="reason"`.
+    Ignored { reason: String },
+    /// Ran and did not match.
+    Failed(Vec<Failure>),
+}
+
+/// What one step really did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRun {
+    /// Page line of the step's prompt.
+    pub line: usize,
+    /// Normalized output, not redacted.
+    pub actual: String,
+    /// `None` when the step timed out or its terminal was lost.
+    pub status: Option<i32>,
+}
+
+/// One block's run.
+#[derive(Debug, Clone)]
+pub struct BlockRun {
+    /// Page line of the opening fence.
+    pub line: usize,
+    /// Stable snapshot name.
+    pub name: String,
+    pub verdict: Verdict,
+    pub snapshot: SnapshotVerdict,
+    /// The redacted transcript (the snapshot body).
+    pub transcript: String,
+    /// The steps that ran, in order (a block stops at a timeout, so there may be fewer than on the page).
+    pub steps: Vec<StepRun>,
+    pub meta: Meta,
+    pub elapsed: Duration,
+    /// `hidden` or `teardown`.
+    pub hidden: bool,
+}
+
+impl BlockRun {
+    pub fn passed(&self) -> bool {
+        !matches!(self.verdict, Verdict::Failed(_))
+            && matches!(
+                self.snapshot,
+                SnapshotVerdict::NotChecked | SnapshotVerdict::Matches
+            )
+    }
+}
+
+/// Why a page could not be set up, or its objects not all removed afterwards.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("cannot create {what}")]
+    Folder {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    /// The engine went away before everything was removed; the page's journal is kept for `clean`.
+    #[error("cleanup did not finish; run `mdbook-docktest clean` once the engine is back")]
+    Unfinished(#[source] EngineError),
+}
+
+#[derive(Debug)]
+pub struct PageRun {
+    pub path: PathBuf,
+    pub blocks: Vec<BlockRun>,
+    /// What the cleanup after the page removed, or why the page could not be set up or cleaned up.
+    pub cleanup: Result<Removed, PageError>,
+    /// Something that makes the whole page's results untrustworthy (the engine restarted under it).
+    pub problem: Option<String>,
+    pub elapsed: Duration,
+}
+
+impl PageRun {
+    pub fn passed(&self) -> bool {
+        self.cleanup.is_ok() && self.problem.is_none() && self.blocks.iter().all(BlockRun::passed)
+    }
+}
+
+/// What the runner reports as it goes, so a caller can print progress.
+pub trait Observer {
+    fn page_started(&mut self, _page: &Page) {}
+    fn block_done(&mut self, _page: &Page, _block: &BlockRun) {}
+    fn page_done(&mut self, _page: &PageRun) {}
+}
+
+impl Observer for () {}
+
+/// Runs every page of the book (or those matching the filter), one after another.
+pub fn run_book(
+    engine: &Engine,
+    book: &Book,
+    options: &RunOptions,
+    observer: &mut dyn Observer,
+) -> Vec<PageRun> {
+    let snapshot_dir = book.config.snapshot_dir(&book.root);
+    let date = today();
+    book.pages
+        .iter()
+        .filter(|p| options.selects(p))
+        .take_while(|_| !engine::cancelled())
+        .map(|page| {
+            observer.page_started(page);
+            let run = page::run_page(engine, page, options, &snapshot_dir, &date, observer);
+            observer.page_done(&run);
+            run
+        })
+        .collect()
+}
+
+/// Asks the engine until it answers: an engine that is restarting comes back within seconds, so only an
+/// engine still unreachable after [`ENGINE_RETURN`] (or an answer that is a refusal) is an error.
+fn wait_for_engine<T>(mut ask: impl FnMut() -> Result<T, EngineError>) -> Result<T, EngineError> {
+    let deadline = Instant::now() + ENGINE_RETURN;
+    loop {
+        match ask() {
+            Err(e) if e.is_unreachable() && Instant::now() < deadline => {
+                std::thread::sleep(RETRY_PAUSE)
+            }
+            result => return result,
+        }
+    }
+}
+
+/// `30s`, `2s`, `500ms`
+pub fn human(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`, from the system clock.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + Duration::from_secs(secs)).to_string()
+        [..10]
+        .to_string()
+}
+
+/// Connects to the engine and readies the book's images: those with recipes, then those its pages use
+/// without one (present or pullable, else an error naming where the page uses it).
+pub fn prepare(
+    book: &Book,
+    endpoint: crate::engine::Endpoint,
+) -> Result<(Engine, Vec<ImageStatus>), PrepareError> {
+    let engine = Engine::connect(endpoint)?;
+    let mut images = engine.ensure_images(&book.root, &book.config.images)?;
+    let with_recipe: Vec<String> = book
+        .config
+        .images
+        .keys()
+        .map(|r| engine::canonical_reference(r))
+        .collect();
+    for (reference, place) in book.images_used() {
+        if with_recipe.contains(&reference) {
+            continue;
+        }
+        match engine.ensure_present(&reference) {
+            Ok(status) => images.push(status),
+            Err(source) => return Err(PrepareError::Image { place, source }),
+        }
+    }
+    Ok((engine, images))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Images(#[from] ImageError),
+    /// An image a page uses that the engine cannot provide.
+    #[error("{place}")]
+    Image {
+        /// Where a page first uses the image: `src/page.md:12`.
+        place: String,
+        #[source]
+        source: ImageError,
+    },
+}

@@ -1,0 +1,218 @@
+//! One page's run: what it holds in the engine (terminals, the proxy that records what it creates, a working
+//! folder), released on every way out, unwinding included.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use super::block::PageRunner;
+use super::{wait_for_engine, Observer, PageError, PageRun, RunOptions};
+use crate::engine::{self, Engine, Inventory, Proxy, Removed, StepKind, Terminal, TerminalError};
+use crate::snippet::{Page, Prompt, SessionChange};
+
+/// Owns what a page holds in the engine, so that it is released on every way out, unwinding included.
+pub(super) struct PageScope<'e> {
+    pub terminals: BTreeMap<String, Terminal>,
+    engine: &'e Engine,
+    before: Option<Inventory>,
+    /// Working directory of the page's terminals.
+    workdir: Option<tempfile::TempDir>,
+    /// The proxy the terminals reach the engine through, and the private folder of its socket.
+    proxy: Option<(Proxy, tempfile::TempDir)>,
+}
+
+impl<'e> PageScope<'e> {
+    /// Takes stock of the engine, then readies the page's working folder and proxy.
+    fn open(engine: &'e Engine) -> Result<Self, PageError> {
+        let mut scope = PageScope {
+            terminals: BTreeMap::new(),
+            engine,
+            before: None,
+            workdir: None,
+            proxy: None,
+        };
+        scope.before = Some(wait_for_engine(|| engine.inventory())?);
+        let folder = |what| move |source| PageError::Folder { what, source };
+        scope.workdir = Some(
+            tempfile::Builder::new()
+                .prefix("docktest-page-")
+                .tempdir()
+                .map_err(folder("a working directory"))?,
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("docktest-proxy-")
+            .tempdir()
+            .map_err(folder("the proxy's folder"))?;
+        scope.proxy = Some((engine.start_proxy(dir.path())?, dir));
+        Ok(scope)
+    }
+
+    /// The terminal `name`, started in the page's working folder the first time a block uses it.
+    pub fn terminal(&mut self, name: &str) -> Result<&mut Terminal, TerminalError> {
+        if !self.terminals.contains_key(name) {
+            let cwd = self
+                .workdir
+                .as_ref()
+                .map(|d| d.path().to_path_buf())
+                .unwrap_or_else(std::env::temp_dir);
+            let host = self
+                .proxy
+                .as_ref()
+                .map_or_else(|| self.engine.endpoint().host.clone(), |(p, _)| p.host());
+            let term = Terminal::start(name, &self.engine.terminal_setup(&cwd, &host))?;
+            self.terminals.insert(name.to_string(), term);
+        }
+        Ok(self.terminals.get_mut(name).expect("inserted above"))
+    }
+
+    /// Leaves every open container session (the docker CLI attached to it is killed; the container itself
+    /// is removed with the page), so that teardown blocks start at a host prompt.
+    pub fn close_sessions(&mut self) {
+        let lost: Vec<String> = self
+            .terminals
+            .iter_mut()
+            .filter(|(_, t)| t.in_session())
+            .filter_map(|(name, t)| t.close_session().is_err().then(|| name.clone()))
+            .collect();
+        for name in lost {
+            self.terminals.remove(&name);
+        }
+    }
+
+    /// Whether the engine stopped or restarted under the page (its proxy saw the connection drop).
+    fn engine_lost(&self) -> bool {
+        self.proxy.as_ref().is_some_and(|(p, _)| p.engine_lost())
+    }
+
+    /// Closes the terminals (killing what still runs in them), then removes what the page created.
+    fn release(&mut self) -> Result<Removed, PageError> {
+        self.terminals.clear();
+        self.workdir.take();
+        let Some((proxy, dir)) = self.proxy.take() else {
+            return Ok(Removed::default());
+        };
+        let created = proxy.created();
+        drop(proxy);
+        let before = self.before.take().unwrap_or_default();
+        // The journal stays when this fails: `mdbook-docktest clean` finishes the job once the engine is back.
+        let removed = wait_for_engine(|| self.engine.remove_created(&created, &before))
+            .map_err(PageError::Unfinished)?;
+        engine::forget_journal(dir.path());
+        Ok(removed)
+    }
+}
+
+impl Drop for PageScope<'_> {
+    fn drop(&mut self) {
+        if self.proxy.is_some() {
+            if let Err(e) = self.release() {
+                eprintln!(
+                    "error: cleanup after a failed page: {}",
+                    crate::error_chain(&e)
+                );
+            }
+        }
+    }
+}
+
+pub(super) fn run_page(
+    engine: &Engine,
+    page: &Page,
+    options: &RunOptions,
+    snapshot_dir: &Path,
+    date: &str,
+    observer: &mut dyn Observer,
+) -> PageRun {
+    let start = Instant::now();
+    let mut scope = match PageScope::open(engine) {
+        Ok(scope) => scope,
+        Err(e) => {
+            return PageRun {
+                path: page.path.clone(),
+                blocks: Vec::new(),
+                cleanup: Err(e),
+                problem: None,
+                elapsed: start.elapsed(),
+            }
+        }
+    };
+    let mut run = PageRunner::new(
+        page,
+        step_kinds(page),
+        options,
+        snapshot_dir,
+        date,
+        engine.info().to_string(),
+    );
+    let order = page.run_order();
+    let mut teardown_started = false;
+    for (pos, &i) in order.iter().enumerate() {
+        if engine::cancelled() {
+            break;
+        }
+        let block = &page.blocks[i];
+        if block.attrs.teardown && !teardown_started {
+            teardown_started = true;
+            run.settle_all(&mut scope, observer);
+            scope.close_sessions();
+        }
+        // The next block that runs decides whether this block's last command may keep running.
+        let next_term = order
+            .get(pos + 1)
+            .map(|&j| page.blocks[j].attrs.term.as_str());
+        run.run_block(&mut scope, i, next_term, observer);
+    }
+    run.settle_all(&mut scope, observer);
+    let blocks = run.into_blocks();
+    let problem = scope.engine_lost().then(|| {
+        "the Docker engine stopped or restarted while this page ran; its results do not count \
+         (run the page again once the engine is steady)"
+            .to_string()
+    });
+    let cleanup = scope.release();
+    PageRun {
+        path: page.path.clone(),
+        blocks,
+        cleanup,
+        problem,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// How each step of the page is typed. An opening command followed (in its terminal, maybe in a later
+/// block) by a detach written alone on its line attaches to a program that is not a shell.
+fn step_kinds(page: &Page) -> Vec<Vec<StepKind>> {
+    let mut kinds: Vec<Vec<StepKind>> = Vec::new();
+    let mut last_open: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (b, block) in page.blocks.iter().enumerate() {
+        let mut row = Vec::new();
+        for (k, step) in block.steps.iter().enumerate() {
+            let kind = match (&step.prompt, &step.session) {
+                (_, SessionChange::Exit) => StepKind::Exit,
+                (Prompt::Container(p), SessionChange::Detach) => {
+                    if p.is_empty() {
+                        if let Some(&(ob, ok)) = last_open.get(block.attrs.term.as_str()) {
+                            let lines = page.blocks[ob].steps[ok].expected.len();
+                            if ob == b {
+                                row[ok] = StepKind::Attach { lines };
+                            } else {
+                                kinds[ob][ok] = StepKind::Attach { lines };
+                            }
+                        }
+                    }
+                    StepKind::Detach
+                }
+                (Prompt::Host, SessionChange::Detach) => StepKind::Detach,
+                (Prompt::Host, SessionChange::Open) => {
+                    last_open.insert(block.attrs.term.as_str(), (b, k));
+                    StepKind::OpenShell
+                }
+                (Prompt::Host, SessionChange::None) => StepKind::Host,
+                (Prompt::Container(_), _) => StepKind::Container,
+            };
+            row.push(kind);
+        }
+        kinds.push(row);
+    }
+    kinds
+}

@@ -1,0 +1,227 @@
+//! Recording a step's outcome: its transcripts (redacted for the snapshot, raw for the preprocessor), its
+//! real output, and what the page says of it; then the block's snapshot verdict.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::block::PageRunner;
+use super::page::PageScope;
+use super::{
+    human, BlockRun, Failure, RunOptions, SnapshotMode, SnapshotVerdict, StepFailure, StepRun,
+    Verdict,
+};
+use crate::engine::CommandResult;
+use crate::matching;
+use crate::redact;
+use crate::snapshot::{self, Check, Meta, Recorded, Transcript};
+use crate::snippet::{Block, Step};
+
+/// How much of a failed command's output a status failure quotes.
+const STATUS_TAIL_LINES: usize = 5;
+
+/// What a block has produced so far.
+#[derive(Default)]
+pub(super) struct BlockState {
+    pub failures: Vec<Failure>,
+    /// Redacted: the snapshot's body.
+    transcript: Transcript,
+    /// As it ran: the real values readers are shown.
+    raw: Transcript,
+    steps: Vec<StepRun>,
+    pub elapsed: Duration,
+}
+
+impl BlockState {
+    pub fn fail(&mut self, step: &Step, what: StepFailure) {
+        self.failures.push(Failure {
+            line: step.line,
+            prompt: snapshot::prompt_text(step).to_string(),
+            command: step.command(),
+            what,
+        });
+    }
+
+    fn command(&mut self, step: &Step) {
+        self.transcript.command(step);
+        self.raw.command(step);
+    }
+
+    fn ended(&mut self, how: &Recorded) {
+        self.transcript.ended(how);
+        self.raw.ended(how);
+    }
+}
+
+/// Whether a step's failure stops its block: what follows depends on it.
+#[derive(PartialEq, Eq)]
+pub(super) enum Next {
+    Continue,
+    Stop,
+}
+
+impl PageRunner<'_> {
+    /// Adds one step's outcome to its block: transcript, real output, verdict.
+    pub(super) fn record(
+        &mut self,
+        scope: &mut PageScope<'_>,
+        state: &mut BlockState,
+        block: &Block,
+        step: &Step,
+        result: Result<CommandResult, StepFailure>,
+    ) -> Next {
+        state.command(step);
+        let result = match result {
+            Ok(r) => r,
+            Err(what) => {
+                if matches!(what, StepFailure::Terminal { .. }) {
+                    scope.terminals.remove(&block.attrs.term);
+                }
+                state.fail(step, what);
+                return Next::Stop;
+            }
+        };
+        let actual = redact::normalize(&result.output);
+        state.steps.push(StepRun {
+            line: step.line,
+            actual: actual.clone(),
+            status: if result.timed_out {
+                None
+            } else {
+                result.status
+            },
+        });
+        state
+            .transcript
+            .output(step, &self.redactor.redact(&actual));
+        state.raw.output(step, &actual);
+        if result.timed_out {
+            // A session left at a timeout is in an unknown state: close it, as the page cannot go on in it.
+            let mut session_closed = result.session_closed;
+            if let Some(term) = scope.terminals.get_mut(&block.attrs.term) {
+                if term.in_session() {
+                    session_closed = true;
+                    if term.close_session().is_err() {
+                        scope.terminals.remove(&block.attrs.term);
+                    }
+                }
+            }
+            state.ended(&Recorded::Timeout(human(block.attrs.timeout)));
+            state.fail(
+                step,
+                StepFailure::Timeout {
+                    after: block.attrs.timeout,
+                    session_closed,
+                },
+            );
+            if result.status.is_none() {
+                scope.terminals.remove(&block.attrs.term);
+            }
+            return Next::Stop;
+        }
+        let status = result.status.unwrap_or(-1);
+        state.ended(&Recorded::Code(status));
+        // The page asserts what it shows: a command with no output under it makes no claim on its output.
+        let verdict = matching::judge_step(
+            step,
+            &actual,
+            Some(status),
+            &mut self.bindings,
+            self.options.color,
+        );
+        if let Some(mismatch) = verdict.output {
+            state.fail(
+                step,
+                StepFailure::Output {
+                    diff: mismatch.diff,
+                    conflict: mismatch.conflict.map(|c| c.to_string()),
+                },
+            );
+        }
+        if !verdict.status_agrees {
+            state.fail(
+                step,
+                StepFailure::Status {
+                    expected: step.status,
+                    actual: status,
+                    tail: tail(&actual, STATUS_TAIL_LINES),
+                },
+            );
+        }
+        Next::Continue
+    }
+
+    /// The block's run, its snapshot checked.
+    pub(super) fn block_run(&self, block: &Block, name: &str, state: BlockState) -> BlockRun {
+        let transcript = state.transcript.into_string();
+        let meta = Meta {
+            raw: state.raw.into_string(),
+            ..self.meta(block)
+        };
+        let snapshot = check_snapshot(self.options, self.snapshot_dir, name, &meta, &transcript);
+        BlockRun {
+            line: block.line,
+            name: name.to_string(),
+            verdict: if state.failures.is_empty() {
+                Verdict::Verified
+            } else {
+                Verdict::Failed(state.failures)
+            },
+            snapshot,
+            transcript,
+            steps: state.steps,
+            meta,
+            elapsed: state.elapsed,
+            hidden: block.attrs.hidden || block.attrs.teardown,
+        }
+    }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn check_snapshot(
+    options: &RunOptions,
+    dir: &Path,
+    name: &str,
+    meta: &Meta,
+    transcript: &str,
+) -> SnapshotVerdict {
+    if options.snapshots == SnapshotMode::Skip {
+        return SnapshotVerdict::NotChecked;
+    }
+    let stored = match snapshot::read(&snapshot::path(dir, name)) {
+        Ok(s) => s,
+        Err(e) => {
+            return SnapshotVerdict::Changed {
+                diff: crate::error_chain(&e),
+                pending: None,
+            }
+        }
+    };
+    let write = |body: &str| match options.snapshots {
+        SnapshotMode::CheckAndWritePending => snapshot::write_pending(dir, name, meta, body).ok(),
+        _ => None,
+    };
+    match snapshot::check(stored.as_ref(), transcript) {
+        Check::Matches => {
+            // A stale pending file from an earlier run would be offered for review again: drop it.
+            if options.snapshots == SnapshotMode::CheckAndWritePending {
+                let _ = std::fs::remove_file(snapshot::pending_path(dir, name));
+            }
+            SnapshotVerdict::Matches
+        }
+        Check::New => SnapshotVerdict::New {
+            pending: write(transcript),
+        },
+        Check::Changed { stored } => {
+            let expected: Vec<String> = stored.lines().map(String::from).collect();
+            SnapshotVerdict::Changed {
+                diff: matching::diff(&expected, transcript, options.color),
+                pending: write(transcript),
+            }
+        }
+    }
+}
