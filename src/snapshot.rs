@@ -1,11 +1,11 @@
 //! One insta-format `.snap` per runnable block, and the transcript format it holds.
 //!
 //! The body is the block's redacted transcript, written in the page's own grammar (prompt, command,
-//! output, `? N`), so a snapshot reads like the block it checks. [`Transcript`] writes it (the runner) and
-//! [`read_transcript`] reads it back (the preprocessor); nothing else knows the layout. The header's `info` carries what the
-//! preprocessor needs to replay the block without an engine: the engine version, a hash of the block's
-//! commands and the date of the run. insta compares bodies only, so a new engine version or date alone never
-//! makes a snapshot pending.
+//! output, `? N`), so a snapshot reads like the block it checks. `Transcript` writes it (the runner) and
+//! `read_transcript` reads it back (the preprocessor); nothing else knows the layout. The header's `info`
+//! carries what the preprocessor needs to replay the block without an engine: the engine version, a hash of
+//! the block's commands and the date of the run. insta compares bodies only, so a new engine version or date
+//! alone never makes a snapshot pending.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::snippet::{self, Block, Page, Prompt, Step};
 
 /// The `source` insta records for snapshots asserted by the book test.
-pub const SOURCE: &str = "tests/book.rs";
+pub(crate) const SOURCE: &str = "tests/book.rs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -52,14 +52,14 @@ pub struct Meta {
 
 /// A stored snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
+pub(crate) struct Stored {
     pub meta: Meta,
     pub body: String,
 }
 
 /// How a run's transcript compares with the stored snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     Matches,
     /// No snapshot yet.
     New,
@@ -133,7 +133,7 @@ pub fn command_hash(block: &Block) -> String {
 }
 
 /// The prompt as the page writes it.
-pub fn prompt_text(step: &Step) -> &str {
+pub(crate) fn prompt_text(step: &Step) -> &str {
     match &step.prompt {
         Prompt::Host => "$ ",
         Prompt::Container(p) => p,
@@ -151,7 +151,7 @@ fn shown_prompt(step: &Step) -> String {
 }
 
 /// The typed lines of a step with their prompt, continuation lines marked `> ` as bash shows them.
-pub fn command_lines(step: &Step) -> String {
+pub(crate) fn command_lines(step: &Step) -> String {
     let mut out = String::new();
     for (i, line) in step.input.iter().enumerate() {
         if i == 0 {
@@ -188,7 +188,7 @@ impl Recorded {
 /// the terminal showed it (with `^C` where the interrupt went out, as the page writes it), and the exit
 /// status when it was not 0.
 #[derive(Debug, Clone, Default)]
-pub struct Transcript(String);
+pub(crate) struct Transcript(String);
 
 impl Transcript {
     /// The typed lines of `step`, as [`command_lines`] writes them.
@@ -217,6 +217,7 @@ impl Transcript {
         }
     }
 
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -242,7 +243,7 @@ fn with_interrupt_mark(text: &str, n: usize) -> String {
 
 /// One command's part of a transcript that was read back.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordedStep {
+pub(crate) struct RecordedStep {
     /// Its output lines, without the `^C` mark.
     pub output: Vec<String>,
     pub ended: Recorded,
@@ -250,7 +251,7 @@ pub struct RecordedStep {
 
 /// Splits a transcript (a snapshot's body, or the raw one in its header) into the block's commands. Stops
 /// where the transcript stops following the block's commands (its run stopped early).
-pub fn read_transcript(block: &Block, text: &str) -> Vec<RecordedStep> {
+pub(crate) fn read_transcript(block: &Block, text: &str) -> Vec<RecordedStep> {
     let lines: Vec<&str> = text.lines().collect();
     let commands: Vec<Vec<String>> = block
         .steps
@@ -313,12 +314,12 @@ pub fn path(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The pending file insta's review looks for.
-pub fn pending_path(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn pending_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.snap.new"))
 }
 
 /// Reads a stored snapshot; `Ok(None)` when there is none.
-pub fn read(path: &Path) -> Result<Option<Stored>, SnapshotError> {
+pub(crate) fn read(path: &Path) -> Result<Option<Stored>, SnapshotError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -339,7 +340,7 @@ pub fn read(path: &Path) -> Result<Option<Stored>, SnapshotError> {
 
 /// Compares a transcript with the stored snapshot the way insta does (trailing whitespace of the whole
 /// body ignored, CRLF as LF).
-pub fn check(stored: Option<&Stored>, body: &str) -> Check {
+pub(crate) fn check(stored: Option<&Stored>, body: &str) -> Check {
     match stored {
         None => Check::New,
         Some(s) if normalize(&s.body) == normalize(body) => Check::Matches,
@@ -351,7 +352,7 @@ pub fn check(stored: Option<&Stored>, body: &str) -> Check {
 
 /// Checks, before anything runs, that pending snapshots can be written to `dir` (creating it if needed), so
 /// a run does not end with results it cannot keep.
-pub fn check_writable(dir: &Path) -> Result<(), SnapshotError> {
+pub(crate) fn check_writable(dir: &Path) -> Result<(), SnapshotError> {
     let probe = dir.join(".docktest-write-check");
     let write_err = |source| SnapshotError::Write {
         path: probe.clone(),
@@ -363,7 +364,7 @@ pub fn check_writable(dir: &Path) -> Result<(), SnapshotError> {
 }
 
 /// Writes `body` as a pending `.snap.new` for `cargo insta review`.
-pub fn write_pending(
+pub(crate) fn write_pending(
     dir: &Path,
     name: &str,
     meta: &Meta,
@@ -380,7 +381,7 @@ pub fn write_pending(
 }
 
 /// The file insta would write for this snapshot.
-pub fn render(meta: &Meta, body: &str) -> String {
+pub(crate) fn render(meta: &Meta, body: &str) -> String {
     format!(
         "---\nsource: {SOURCE}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n  raw: {}\n---\n{}\n",
         yaml_str(&meta.block),

@@ -21,20 +21,22 @@ use bollard::Docker;
 use crate::config::ImageRecipe;
 
 pub use images::{canonical_reference, ImageError, ImageOrigin, ImageStatus};
-pub use proxy::{Created, Proxy, ProxyError};
-pub use terminal::{CommandResult, StepKind, StepSpec, Terminal, TerminalError, TerminalSetup};
+pub use proxy::ProxyError;
+pub(crate) use proxy::{Created, Proxy};
+pub use terminal::TerminalError;
+pub(crate) use terminal::{CommandResult, StepKind, StepSpec, Terminal, TerminalSetup};
 
 /// Set once the user asked the run to stop (Ctrl-C): commands in flight are given up on, no further block
 /// starts, and each page still removes what it created.
 static CANCELLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Asks the run to stop as soon as it can, cleaning up as it goes.
-pub fn cancel() {
+pub(crate) fn cancel() {
     CANCELLED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Whether [`cancel`] was called.
-pub fn cancelled() -> bool {
+pub(crate) fn cancelled() -> bool {
     CANCELLED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
@@ -220,7 +222,7 @@ impl Engine {
 
     /// How a page's terminals start: in the engine's namespace, pointed at `docker_host` (the page's
     /// proxy).
-    pub fn terminal_setup(&self, cwd: &Path, docker_host: &str) -> TerminalSetup {
+    pub(crate) fn terminal_setup(&self, cwd: &Path, docker_host: &str) -> TerminalSetup {
         TerminalSetup {
             cwd: cwd.to_path_buf(),
             netns: self.endpoint.netns.clone(),
@@ -229,7 +231,7 @@ impl Engine {
     }
 
     /// Makes every image of the recipes available: present, pulled, or built offline.
-    pub fn ensure_images(
+    pub(crate) fn ensure_images(
         &self,
         book_root: &Path,
         recipes: &BTreeMap<String, ImageRecipe>,
@@ -239,7 +241,7 @@ impl Engine {
     }
 
     /// Makes an image the book uses without a recipe available: present, or pulled.
-    pub fn ensure_present(&self, reference: &str) -> Result<ImageStatus, ImageError> {
+    pub(crate) fn ensure_present(&self, reference: &str) -> Result<ImageStatus, ImageError> {
         let origin = self
             .rt
             .block_on(images::ensure_present(&self.docker, reference))?;
@@ -295,7 +297,7 @@ impl Engine {
     }
 
     /// Starts the proxy a page's terminals talk through, with a journal of what it creates, in `dir`.
-    pub fn start_proxy(&self, dir: &Path) -> Result<Proxy, ProxyError> {
+    pub(crate) fn start_proxy(&self, dir: &Path) -> Result<Proxy, ProxyError> {
         let journal = journal_dir().join(format!(
             "{}-{}.journal",
             std::process::id(),
@@ -315,7 +317,7 @@ impl Engine {
     /// Removes what a page created (as its proxy saw it), plus named volumes its containers created on the
     /// fly. Anything in `before` is never touched. Keeps going past a failed removal and returns the first
     /// error with everything else done.
-    pub fn remove_created(
+    pub(crate) fn remove_created(
         &self,
         created: &Created,
         before: &Inventory,
@@ -472,14 +474,14 @@ fn is_in_progress(e: &bollard::errors::Error) -> bool {
 }
 
 /// Where runs keep the journals of what their pages created until they have removed it.
-pub fn journal_dir() -> PathBuf {
+pub(crate) fn journal_dir() -> PathBuf {
     std::env::var_os("DOCKTEST_JOURNALS")
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("docktest-journals"))
 }
 
 /// Deletes a page's journal once its objects are gone.
-pub fn forget_journal(proxy_dir: &Path) {
+pub(crate) fn forget_journal(proxy_dir: &Path) {
     if let Some(name) = proxy_dir.file_name() {
         let _ = std::fs::remove_file(journal_dir().join(format!(
             "{}-{}.journal",

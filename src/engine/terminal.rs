@@ -106,7 +106,6 @@ pub struct CommandResult {
     pub timed_out: bool,
     /// Set when a timed-out step inside a container could not be interrupted and its session was closed.
     pub session_closed: bool,
-    pub elapsed: Duration,
 }
 
 /// Which prompt a marker came from.
@@ -268,13 +267,15 @@ impl Terminal {
     }
 
     /// Whether a step is still in flight.
-    pub fn busy(&self) -> bool {
+    #[cfg(test)]
+    fn busy(&self) -> bool {
         self.running.is_some()
     }
 
     /// Types one command with its continuation lines (or presses detach keys) and waits for the prompt.
     /// Past the timeout the command is interrupted, then killed, as a reader would give up on it.
-    pub fn run(&mut self, spec: StepSpec) -> Result<CommandResult, TerminalError> {
+    #[cfg(test)]
+    fn run(&mut self, spec: StepSpec) -> Result<CommandResult, TerminalError> {
         self.begin(spec)?;
         Ok(self
             .wait(None)?
@@ -354,7 +355,6 @@ impl Terminal {
             status,
             timed_out,
             session_closed,
-            elapsed: run.started.elapsed(),
         }
     }
 

@@ -21,9 +21,9 @@
 //! assert!(!match_output(&expected, "inet 172.18.0.6/16 scope global eth0", &mut page).is_match());
 //! ```
 //!
-//! Inside: [`pattern`] compiles expected lines into regexes and matches a whole output with backtracking
-//! over `...`; [`pieces`] compares a line without `[..]` piece by piece, which gives the same verdict without
-//! compiling anything and is how most lines are matched; [`align`] lines expected lines up with real ones
+//! Inside: `pattern` compiles expected lines into regexes and matches a whole output with backtracking
+//! over `...`; `pieces` compares a line without `[..]` piece by piece, which gives the same verdict without
+//! compiling anything and is how most lines are matched; `align` lines expected lines up with real ones
 //! for the diff, for `--update` and for showing real output where a page wrote a wildcard.
 
 mod align;

@@ -4,8 +4,8 @@
 //! blocks run last whatever happened, and every engine object the page created is removed afterwards, also
 //! when a block fails, times out or the runner panics.
 //!
-//! [`page`] owns what a page holds in the engine (terminals, the proxy, the cleanup); [`block`] runs a
-//! block's steps in their terminals; [`record`] turns each step's result into the block's transcripts and
+//! `page` owns what a page holds in the engine (terminals, the proxy, the cleanup); `block` runs a
+//! block's steps in their terminals; `record` turns each step's result into the block's transcripts and
 //! verdict.
 
 mod block;
@@ -247,7 +247,7 @@ fn wait_for_engine<T>(mut ask: impl FnMut() -> Result<T, EngineError>) -> Result
 }
 
 /// `30s`, `2s`, `500ms`
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
