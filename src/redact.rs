@@ -173,23 +173,15 @@ impl Class {
 /// What a reader would see on a terminal: escape sequences gone, carriage-return and backspace redraws
 /// (progress bars) reduced to their final state, trailing blanks dropped, `\n` line ends.
 ///
-/// A small screen model does the work: a cursor that `\r`, backspace and the CSI cursor moves (up, down,
-/// left, right, column, erase in line) act on, as `docker pull` and busybox `wget` expect from a terminal.
-/// Lines are kept as scrollback; sequences that address the screen absolutely are ignored.
+/// The [`vte`] crate parses the byte stream (DEC's VT500 state machine: CSI, OSC, DCS, SOS/PM/APC
+/// strings, C0 and C1 controls). Docktest's own small screen model acts on what it reports: characters
+/// land at a cursor that `\r`, `\n`, backspace, tab and the CSI cursor moves (up, down, forward, back,
+/// column, erase in line) act on, as `docker pull` and busybox `wget` expect from a terminal. Everything
+/// else (colors, titles and hyperlinks, mode switches, cursor queries, other controls) is dropped. Lines
+/// are kept as scrollback; sequences that address the screen absolutely are ignored.
 pub fn normalize(raw: &str) -> String {
     let mut screen = Screen::default();
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\x1b' => escape(&mut chars, &mut screen),
-            '\r' => screen.col = 0,
-            '\n' => screen.down(1),
-            '\x08' => screen.col = screen.col.saturating_sub(1),
-            '\t' => screen.put('\t'),
-            c if c.is_control() => {}
-            c => screen.put(c),
-        }
-    }
+    vte::Parser::new().advance(&mut screen, raw.as_bytes());
     screen.finish()
 }
 
@@ -208,6 +200,7 @@ impl Screen {
         &mut self.rows[self.row]
     }
 
+    #[inline]
     fn put(&mut self, c: char) {
         let col = self.col;
         let line = self.line();
@@ -226,33 +219,6 @@ impl Screen {
         self.line();
     }
 
-    fn csi(&mut self, params: &str, action: char) {
-        let first = params.split(';').next().unwrap_or("");
-        let n = first.parse::<usize>().ok();
-        let count = n.unwrap_or(1).max(1);
-        match action {
-            'A' => self.row = self.row.saturating_sub(count),
-            'B' => {
-                let col = self.col;
-                self.down(count);
-                self.col = col;
-            }
-            'C' => self.col += count,
-            'D' => self.col = self.col.saturating_sub(count),
-            'G' => self.col = count - 1,
-            'K' => {
-                let col = self.col;
-                let line = self.line();
-                match n.unwrap_or(0) {
-                    0 => line.truncate(col),
-                    1 => line.iter_mut().take(col + 1).for_each(|c| *c = ' '),
-                    _ => line.clear(),
-                }
-            }
-            _ => {}
-        }
-    }
-
     fn finish(self) -> String {
         let lines: Vec<String> = self
             .rows
@@ -266,55 +232,69 @@ impl Screen {
     }
 }
 
-/// Consumes one escape sequence (the ESC is already read) and applies the cursor moves the screen models.
-fn escape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, screen: &mut Screen) {
-    match chars.peek().copied() {
-        Some('[') => {
-            chars.next();
-            let mut params = String::new();
-            while let Some(&c) = chars.peek() {
-                match c {
-                    '\x30'..='\x3f' => params.push(c),
-                    '\x20'..='\x2f' => {}
-                    '\x40'..='\x7e' => {
-                        chars.next();
-                        screen.csi(&params, c);
-                        return;
-                    }
-                    // A broken sequence: leave the byte to the caller.
-                    _ => return,
-                }
-                chars.next();
+impl vte::Perform for Screen {
+    #[inline]
+    fn print(&mut self, c: char) {
+        // vte hands DEL over as a printable character; a terminal shows nothing.
+        if c != '\x7f' {
+            self.put(c);
+        }
+    }
+
+    fn execute(&mut self, byte: u8) {
+        match byte {
+            b'\r' => self.col = 0,
+            b'\n' => self.down(1),
+            0x08 => self.col = self.col.saturating_sub(1),
+            b'\t' => self.put('\t'),
+            // Bells, NULs and the other C0 and C1 controls show nothing.
+            _ => {}
+        }
+    }
+
+    fn csi_dispatch(
+        &mut self,
+        params: &vte::Params,
+        intermediates: &[u8],
+        ignore: bool,
+        action: char,
+    ) {
+        if ignore {
+            return;
+        }
+        // A missing parameter reads as 0; the moves count it as 1.
+        let first = params
+            .iter()
+            .next()
+            .and_then(|p| p.first())
+            .copied()
+            .unwrap_or(0);
+        let n = usize::from(first);
+        let count = n.max(1);
+        match (intermediates, action) {
+            ([], 'A') => self.row = self.row.saturating_sub(count),
+            ([], 'B') => {
+                let col = self.col;
+                self.down(count);
+                self.col = col;
             }
-        }
-        // OSC (window titles, hyperlinks), DCS, SOS, PM, APC: a string up to BEL or ST.
-        Some(']' | 'P' | 'X' | '^' | '_') => {
-            chars.next();
-            while let Some(c) = chars.next() {
-                if c == '\x07' {
-                    break;
-                }
-                if c == '\x1b' {
-                    if chars.peek() == Some(&'\\') {
-                        chars.next();
-                    }
-                    break;
+            ([], 'C') => self.col += count,
+            ([], 'D') => self.col = self.col.saturating_sub(count),
+            ([], 'G') => self.col = count - 1,
+            // EL, and DECSEL (`CSI ? K`), which erases the same on a screen with no protected cells.
+            ([] | [b'?'], 'K') => {
+                let col = self.col;
+                let line = self.line();
+                match n {
+                    0 => line.truncate(col),
+                    1 => line.iter_mut().take(col + 1).for_each(|c| *c = ' '),
+                    _ => line.clear(),
                 }
             }
+            // Other finals, and finals after a private marker or an intermediate (`CSI ? 25 l`,
+            // `CSI SP A`), are other functions.
+            _ => {}
         }
-        // nF sequences such as `ESC ( B`: intermediates, then one final byte.
-        Some('\x20'..='\x2f') => {
-            for c in chars.by_ref() {
-                if !('\x20'..='\x2f').contains(&c) {
-                    break;
-                }
-            }
-        }
-        // Two-byte sequences such as `ESC 7`, `ESC =`, `ESC M`.
-        Some(c) if !c.is_control() => {
-            chars.next();
-        }
-        _ => {}
     }
 }
 
@@ -911,6 +891,23 @@ mod tests {
     fn normalize_drops_control_chars_but_tabs() {
         // Bells and NULs are invisible; tabs are layout.
         assert_eq!(normalize("a\x07\tb\x00 \t\n"), "a\tb\n");
+    }
+
+    #[test]
+    fn normalize_reads_sequences_as_a_terminal_does() {
+        // Hyperlinks (OSC 8 ended by ST), a title cut short by the next sequence, hidden-cursor modes and
+        // cursor queries leave only the text; non-ASCII text passes through intact.
+        let raw = "\x1b[?25l\x1b]8;;https://docs.docker.com\x1b\\docs\x1b]8;;\x1b\\ → ✔ café 中文\x1b[6n\r\n\
+                   \x1b]0;title\x1b[1mbold\x1b[0m\x1b[?25h\r\n";
+        assert_eq!(normalize(raw), "docs → ✔ café 中文\nbold\n");
+    }
+
+    #[test]
+    fn normalize_moves_the_cursor_only_for_cursor_moves() {
+        // `CSI SP A` and `CSI SP D` are other functions with the same final byte (scroll right, font
+        // selection); `CSI ? 2 K` (DECSEL) erases the whole line like `CSI 2 K`.
+        assert_eq!(normalize("ab\x1b[ A\x1b[1 Dc"), "abc");
+        assert_eq!(normalize("abcdef\x1b[3D\x1b[?2KX"), "   X");
     }
 
     // Python's http.server logs `[26/Nov/2026 10:25:53]`: the whole date must go, not only its time.
