@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::snippet::{self, Block, Page, Prompt, Step};
 
 /// The `source` insta records for snapshots asserted by the book test.
-pub(crate) const SOURCE: &str = "tests/book.rs";
+pub(crate) const SOURCE: &str = "tests/it/book.rs";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {

@@ -1,5 +1,5 @@
 //! The invariants the parser must keep on any input, shared by the fuzz targets and by
-//! `tests/parser_props.rs` (which includes this file with `#[path]`), so both check the very same rules.
+//! `tests/it/parser_props.rs` (which includes this file with `#[path]`), so both check the very same rules.
 //!
 //! Each check returns the first violation as a sentence; a caller panics with it.
 

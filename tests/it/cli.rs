@@ -1,70 +1,17 @@
 //! `mdbook-docktest test` as a user runs it, on small fixture books, against the real engine.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mdbook_docktest::engine::{Endpoint, Engine, Inventory};
-
-/// Each run removes whatever appeared in the engine during it, so runs in this binary must not overlap.
-static ENGINE: Mutex<()> = Mutex::new(());
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn docktest(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
-    cmd.args(args).env("CI", "true").env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("mdbook-docktest runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn engine() -> Engine {
-    Engine::connect(Endpoint::from_env()).unwrap_or_else(|e| {
-        panic!("this test needs a Docker engine ({e}); start one with `sudo scripts/engine-start`")
-    })
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .env("DOCKER_HOST", Endpoint::from_env().host)
-        .output()
-        .expect("docker CLI runs");
-    assert!(out.status.success(), "docker {args:?}: {}", text(&out).1);
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn assert_left_as_found(engine: &Engine, before: &Inventory) {
-    assert_eq!(
-        &engine.inventory().unwrap(),
-        before,
-        "the engine holds exactly what it held before the run"
-    );
-}
+use crate::support::{self, docker, fixture, test_book, Endpoint};
 
 // A stale expected line must fail the run with its file:line and a diff, and the page's objects must go.
 #[test]
 fn stale_output_exits_1_with_file_line_and_diff() {
-    let _engine_lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let engine = engine();
-    let before = engine.inventory().unwrap();
-    let out = docktest(&["test", fixture("mismatch").to_str().unwrap()], &[]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let engine = support::locked_engine();
+    let run = test_book(fixture("mismatch")).run();
+    let stdout = &run.stdout;
+    assert_eq!(run.code, Some(1), "{run}");
     assert!(
         stdout.contains("FAILED") && stdout.contains("src/page.md:12"),
         "{stdout}"
@@ -79,20 +26,18 @@ fn stale_output_exits_1_with_file_line_and_diff() {
         stdout.contains("removed 1 container(s), 1 network(s), 1 volume(s)"),
         "{stdout}"
     );
-    assert_left_as_found(&engine, &before);
+    engine.assert_left_as_found();
 }
 
 // A hanging command fails at its own timeout, not the default one, and the rest of the page still runs.
 #[test]
 fn timeout_fails_the_block_and_the_page_goes_on() {
-    let _engine_lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let engine = engine();
-    let before = engine.inventory().unwrap();
+    let engine = support::locked_engine();
     let start = Instant::now();
-    let out = docktest(&["test", fixture("timeout").to_str().unwrap()], &[]);
+    let run = test_book(fixture("timeout")).run();
     let elapsed = start.elapsed();
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let stdout = &run.stdout;
+    assert_eq!(run.code, Some(1), "{run}");
     assert!(stdout.contains("src/page.md:5: $ sleep 100"), "{stdout}");
     assert!(stdout.contains("still running after 2s"), "{stdout}");
     // The next block ran and matched.
@@ -102,7 +47,7 @@ fn timeout_fails_the_block_and_the_page_goes_on() {
     );
     // The 30 s default would put the run far beyond this; 2 s plus engine work stays well under it.
     assert!(elapsed < Duration::from_secs(25), "{elapsed:?}");
-    assert_left_as_found(&engine, &before);
+    engine.assert_left_as_found();
 }
 
 // A container, network and volume that existed before the run are never touched, even when the pages
@@ -110,8 +55,8 @@ fn timeout_fails_the_block_and_the_page_goes_on() {
 // page fails with the engine's own words for the clash.
 #[test]
 fn objects_from_before_the_run_survive_it() {
-    let _engine_lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let engine = engine();
+    let _engine_lock = support::lock_engine();
+    let engine = support::engine();
     // The name the `clash` fixture's page tries to create.
     let name = "dt-user-net";
     let _user = UserObjects(name);
@@ -133,11 +78,11 @@ fn objects_from_before_the_run_survive_it() {
     ]);
     let before = engine.inventory().unwrap();
     for book in ["mismatch", "timeout", "clean"] {
-        docktest(&["test", fixture(book).to_str().unwrap()], &[]);
+        test_book(fixture(book)).run();
     }
-    let clash = docktest(&["test", fixture("clash").to_str().unwrap()], &[]);
-    let (stdout, _) = text(&clash);
-    assert_eq!(clash.status.code(), Some(1), "{stdout}");
+    let clash = test_book(fixture("clash")).run();
+    let stdout = &clash.stdout;
+    assert_eq!(clash.code, Some(1), "{stdout}");
     assert!(
         stdout.contains("src/page.md:4: $ docker network create dt-user-net"),
         "{stdout}"
@@ -148,7 +93,7 @@ fn objects_from_before_the_run_survive_it() {
     );
     let state = docker(&["inspect", "-f", "{{.State.Running}} {{.Id}}", name]);
     assert_eq!(state, format!("true {id}"));
-    assert_left_as_found(&engine, &before);
+    support::assert_left_as_found(&engine, &before);
 }
 
 /// The test's own "user" objects, all named alike: removed when the test ends, however it ends.
@@ -178,18 +123,18 @@ impl Drop for UserObjects {
 // Objects someone else creates on the engine while a page runs are not the page's: they survive its cleanup.
 #[test]
 fn objects_created_during_the_run_by_others_survive_it() {
-    let _engine_lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let _engine_lock = support::lock_engine();
     let name = format!("dt-bystander-{}", std::process::id());
-    let run = std::thread::spawn(|| docktest(&["test", fixture("timeout").to_str().unwrap()], &[]));
+    let run = std::thread::spawn(|| test_book(fixture("timeout")).run());
     // The fixture's page sleeps for 2 s: this container appears in the middle of it.
     std::thread::sleep(Duration::from_millis(1500));
     let id = docker(&["run", "-d", "--name", &name, "alpine", "sleep", "600"]);
     let out = run.join().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out).0);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
     assert!(
-        text(&out).0.contains("removed 1 container(s)"),
+        out.stdout.contains("removed 1 container(s)"),
         "{}",
-        text(&out).0
+        out.stdout
     );
     let state = docker(&["inspect", "-f", "{{.State.Running}} {{.Id}}", &name]);
     docker(&["rm", "-f", &name]);
@@ -199,30 +144,25 @@ fn objects_created_during_the_run_by_others_survive_it() {
 // A page that matches its output and its snapshot verifies with exit status 0.
 #[test]
 fn a_matching_page_verifies() {
-    let _engine_lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let engine = engine();
-    let before = engine.inventory().unwrap();
-    let out = docktest(&["test", fixture("clean").to_str().unwrap()], &[]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let engine = support::locked_engine();
+    let run = test_book(fixture("clean")).run();
+    let stdout = &run.stdout;
+    assert_eq!(run.code, Some(0), "{run}");
     assert!(stdout.starts_with("engine: Docker "), "{stdout}");
     assert!(
         stdout.contains("verified         src/page.md:3"),
         "{stdout}"
     );
     assert!(stdout.contains("1 verified, 0 failed"), "{stdout}");
-    assert_left_as_found(&engine, &before);
+    engine.assert_left_as_found();
 }
 
 // Without an engine the user gets one error line and a hint how to start one, and exit status 2.
 #[test]
 fn no_engine_exits_2_with_a_hint() {
-    let out = docktest(
-        &["test", fixture("clean").to_str().unwrap()],
-        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
-    );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let run = test_book(fixture("clean")).without_engine().run();
+    let stderr = &run.stderr;
+    assert_eq!(run.code, Some(2), "{run}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{stderr}");
     assert!(
@@ -241,12 +181,9 @@ fn no_engine_exits_2_with_a_hint() {
 // A typo in a fence attribute is bad input: exit 2 naming file:line, before any engine work.
 #[test]
 fn unknown_attribute_exits_2_with_file_line() {
-    let out = docktest(
-        &["test", fixture("bad-attribute").to_str().unwrap()],
-        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
-    );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    let run = test_book(fixture("bad-attribute")).without_engine().run();
+    let stderr = &run.stderr;
+    assert_eq!(run.code, Some(2), "{run}");
     assert!(
         stderr.contains("src/page.md:3: unknown fence attribute `timout`"),
         "{stderr}"
@@ -256,7 +193,7 @@ fn unknown_attribute_exits_2_with_file_line() {
 // A folder that is not a book is a usage error, not a crash.
 #[test]
 fn not_a_book_exits_2() {
-    let out = docktest(&["test", "/nonexistent-book"], &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("not an mdBook book"));
+    let run = test_book("/nonexistent-book").without_engine().run();
+    assert_eq!(run.code, Some(2));
+    insta::assert_snapshot!(run.stderr, @"error: /nonexistent-book is not an mdBook book: no book.toml");
 }

@@ -4,19 +4,19 @@
 //! `fuzz/src/lib.rs`, shared with the fuzz targets in `fuzz/`.
 //!
 //! The case count is kept small so this file runs in seconds in `cargo test`; the fuzzer explores further.
-//! `PROPTEST_CASES=10000 cargo test --test parser_props` runs a longer search.
+//! `PROPTEST_CASES=10000 cargo test --test it parser_props::` runs a longer search.
 
 use std::path::Path;
 use std::sync::LazyLock;
 
-use mdbook_docktest::config::Config;
-use mdbook_docktest::snippet::{
-    parse_page, parse_page_with, Page, Prompt, Prompts, SessionChange, Status,
-};
 use proptest::prelude::*;
 use proptest::sample::select;
 
-#[path = "../fuzz/src/lib.rs"]
+use crate::support::{
+    parse_page, parse_page_with, Config, Page, Prompt, Prompts, SessionChange, Status,
+};
+
+#[path = "../../fuzz/src/lib.rs"]
 mod invariants;
 
 const PATH: &str = "src/page.md";

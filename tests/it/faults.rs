@@ -2,48 +2,10 @@
 //! restarting under a page, and a snapshot folder that cannot be written. After each, the engine holds
 //! exactly what it held before.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use mdbook_docktest::engine::{Endpoint, Engine, Inventory};
-
-/// Each run removes what its pages created, and these tests compare whole inventories: one at a time.
-static ENGINE: Mutex<()> = Mutex::new(());
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn spawn(args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
-    cmd.args(args)
-        .env("CI", "true")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("mdbook-docktest starts")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn engine_at(endpoint: Endpoint) -> Engine {
-    Engine::connect(endpoint).unwrap_or_else(|e| {
-        panic!("this test needs a Docker engine ({e}); start one with `sudo scripts/engine-start`")
-    })
-}
+use crate::support::{self, docktest, fixture, test_book, Endpoint, Engine, Inventory, Run};
 
 /// Waits until the page has created its objects: the inventory grows past `before`.
 fn wait_for_objects(engine: &Engine, before: &Inventory) {
@@ -70,71 +32,61 @@ fn signal(child: &Child, sig: nix::sys::signal::Signal) {
 // Ctrl-C in the middle of a page stops the run promptly, and the page still removes what it created.
 #[test]
 fn ctrl_c_mid_page_cleans_up() {
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let engine = engine_at(Endpoint::from_env());
-    let before = engine.inventory().unwrap();
-    let child = spawn(&["test", fixture("slow").to_str().unwrap()], &[]);
-    wait_for_objects(&engine, &before);
+    let engine = support::locked_engine();
+    let child = test_book(fixture("slow")).spawn();
+    wait_for_objects(&engine, engine.before());
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
     signal(&child, nix::sys::signal::Signal::SIGINT);
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(130), "{out}");
     // The page's `sleep 30` is given up on at once, not waited for.
     assert!(
         sent.elapsed() < Duration::from_secs(15),
         "{:?}",
         sent.elapsed()
     );
-    assert!(text(&out).contains("interrupted"), "{}", text(&out));
-    assert_eq!(engine.inventory().unwrap(), before, "engine left as found");
+    assert!(out.all().contains("interrupted"), "{out}");
+    engine.assert_left_as_found();
 }
 
 // A run killed outright cannot clean up; `clean` then removes exactly what it left, and says so.
 #[test]
 fn killed_run_is_cleaned_by_clean() {
-    let _lock = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let engine = engine_at(Endpoint::from_env());
-    let before = engine.inventory().unwrap();
-    let mut child = spawn(&["test", fixture("slow").to_str().unwrap()], &[]);
-    wait_for_objects(&engine, &before);
+    let engine = support::locked_engine();
+    let mut child = test_book(fixture("slow")).spawn();
+    wait_for_objects(&engine, engine.before());
     signal(&child, nix::sys::signal::Signal::SIGKILL);
     child.wait().unwrap();
     // Its terminals die with their pseudo-terminal; give the engine a moment to see the last of them.
     std::thread::sleep(Duration::from_millis(500));
     assert_ne!(
-        engine.inventory().unwrap(),
-        before,
+        &engine.inventory().unwrap(),
+        engine.before(),
         "the killed run left its objects"
     );
 
-    let out = spawn(&["clean"], &[]).wait_with_output().unwrap();
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    let out = docktest(["clean"]).run();
+    let said = out.all();
+    assert_eq!(out.code, Some(0), "{said}");
     assert!(said.contains("removed container dt-fixture-slow"), "{said}");
     assert!(said.contains("removed network dt-fixture-slow"), "{said}");
     assert!(said.contains("removed volume dt-fixture-slow"), "{said}");
-    assert_eq!(engine.inventory().unwrap(), before, "engine left as found");
+    engine.assert_left_as_found();
 
-    let again = spawn(&["clean"], &[]).wait_with_output().unwrap();
-    assert!(
-        text(&again).contains("nothing to clean"),
-        "{}",
-        text(&again)
-    );
+    let again = docktest(["clean"]).run();
+    assert!(again.all().contains("nothing to clean"), "{again}");
 }
 
 // A snapshot folder that cannot be written is found before anything runs.
 #[test]
 fn unwritable_snapshot_folder_is_an_error_up_front() {
-    let out = Command::new(env!("CARGO_BIN_EXE_mdbook-docktest"))
-        .args(["test", fixture("unwritable").to_str().unwrap()])
-        .env_remove("CI")
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let said = text(&out);
+    let out = test_book(fixture("unwritable"))
+        .without_ci()
+        .without_engine()
+        .run();
+    assert_eq!(out.code, Some(2), "{out}");
+    let said = out.all();
     assert!(said.contains("error: cannot write snapshot"), "{said}");
     assert!(said.contains("hint: make"), "{said}");
 }
@@ -180,7 +132,7 @@ impl PrivateEngine {
 
     /// Runs `scripts/engine-start` for this engine (idempotent).
     fn launch() {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/engine-start");
+        let script = support::manifest_dir().join("scripts/engine-start");
         let out = Command::new(&script)
             .envs(Self::ENV)
             .output()
@@ -211,7 +163,7 @@ impl PrivateEngine {
 
 impl Drop for PrivateEngine {
     fn drop(&mut self) {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/engine-stop");
+        let script = support::manifest_dir().join("scripts/engine-stop");
         let _ = Command::new(script).envs(Self::ENV).output();
     }
 }
@@ -220,10 +172,13 @@ impl Drop for PrivateEngine {
 // engine is back, nothing the page created is left.
 #[test]
 fn engine_restart_mid_page() {
+    // The shared engine is not used, but starting, killing and restarting a second dockerd on this machine
+    // would slow the timed runs of the tests that use it: this one runs alone too.
+    let _engine_lock = support::lock_engine();
     let engine = PrivateEngine::start();
-    let client = engine_at(engine.endpoint.clone());
+    let client = support::engine_at(engine.endpoint.clone());
     let before = client.inventory().unwrap();
-    let child = spawn(&["test", fixture("restart").to_str().unwrap()], &engine.env);
+    let child = test_book(fixture("restart")).envs(&engine.env).spawn();
     // The first page has started its container when the inventory grows.
     let deadline = Instant::now() + Duration::from_secs(30);
     while client.inventory().unwrap().containers.len() == before.containers.len() {
@@ -234,15 +189,15 @@ fn engine_restart_mid_page() {
         std::thread::sleep(Duration::from_millis(100));
     }
     engine.restart();
-    let out = child.wait_with_output().unwrap();
-    let said = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{said}");
+    let out = Run::from(child.wait_with_output().unwrap());
+    let said = out.all();
+    assert_eq!(out.code, Some(1), "{said}");
     assert!(
         said.contains("the Docker engine stopped or restarted while this page ran"),
         "{said}"
     );
     assert!(said.contains("verified         src/next.md:3"), "{said}");
-    let client = engine_at(engine.endpoint.clone());
+    let client = support::engine_at(engine.endpoint.clone());
     let after = client.inventory().unwrap();
     assert_eq!(after.containers, before.containers, "no container left");
     assert_eq!(after.volumes, before.volumes, "no volume left");

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use mdbook_docktest::engine::Endpoint;
+use crate::support::{self, docker, Endpoint};
 
 fn run(netns: Option<&str>, args: &[&str]) -> String {
     let out = match netns {
@@ -32,6 +32,8 @@ fn engine_owned(name: &str) -> bool {
 // masquerades traffic towards an outside.
 #[test]
 fn sealed_engine_has_no_route_off_the_machine() {
+    // No other test's networks, interfaces or rules come and go while the namespace is read.
+    let _engine_lock = support::lock_engine();
     let endpoint = Endpoint::from_env();
     let netns = endpoint.netns.unwrap_or_else(|| {
         panic!(
@@ -76,17 +78,13 @@ fn sealed_engine_has_no_route_off_the_machine() {
 // The engine's own view agrees: it was started without IP masquerading.
 #[test]
 fn engine_runs_without_masquerading() {
-    let endpoint = Endpoint::from_env();
-    let out = Command::new("docker")
-        .args(["network", "inspect", "bridge", "-f"])
-        .arg("{{index .Options \"com.docker.network.bridge.enable_ip_masquerade\"}}")
-        .env("DOCKER_HOST", &endpoint.host)
-        .output()
-        .expect("docker CLI runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "false");
+    let _engine_lock = support::lock_engine();
+    let masquerade = docker(&[
+        "network",
+        "inspect",
+        "bridge",
+        "-f",
+        "{{index .Options \"com.docker.network.bridge.enable_ip_masquerade\"}}",
+    ]);
+    assert_eq!(masquerade, "false");
 }

@@ -1,61 +1,25 @@
 //! `mdbook build` with docktest's preprocessor, as a docs author runs it, on fixture books with recorded
-//! snapshots (no engine needed), plus the guide itself once its snapshots exist; the `--update` and
-//! `--junit` runs of `mdbook-docktest test` on a fixture page (those need the engine).
+//! snapshots (no engine needed), plus the guide itself once its snapshots exist.
 //!
 //! mdBook 0.5.4 must be on PATH (`scripts/test` installs it), and Debian's `chromium` for the badge test.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use mdbook_docktest::book::Book;
+use tempfile::TempDir;
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{self, docktest, fixture_copy, Book, Page, Run, BIN};
 
-fn docktest_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_mdbook-docktest")
-}
-
-/// A copy of a fixture book in a temporary folder (builds and edits leave the fixture alone), with the
-/// badge's stylesheet the fixtures share with the guide.
-fn fixture_copy(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &manifest_dir().join("tests/fixtures").join(name),
-        dir.path(),
-    );
-    let theme = dir.path().join("theme");
-    std::fs::create_dir_all(&theme).unwrap();
-    std::fs::copy(
-        manifest_dir().join("book/theme/docktest.css"),
-        theme.join("docktest.css"),
-    )
-    .unwrap();
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// `mdbook build BOOK -d DEST` with docktest's preprocessor being the binary under test.
-fn mdbook_build(book: &Path, dest: &Path, env: &[(&str, &str)]) -> Output {
+/// `mdbook build BOOK -d DEST` with docktest's preprocessor being the binary under test, DEST a new
+/// temporary folder.
+fn mdbook_build(book: &Path, env: &[(&str, &str)]) -> (Run, TempDir) {
+    let dest = tempfile::tempdir().unwrap();
     let mut cmd = Command::new("mdbook");
     cmd.arg("build")
         .arg(book)
         .arg("-d")
-        .arg(dest)
-        .env("MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND", docktest_bin());
+        .arg(dest.path())
+        .env("MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND", BIN);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -65,14 +29,14 @@ fn mdbook_build(book: &Path, dest: &Path, env: &[(&str, &str)]) -> Output {
              (scripts/test does)"
         )
     });
-    out
+    (out.into(), dest)
 }
 
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+/// Replaces `from` by `to` in the file at `path` inside a copied book.
+fn edit(book: &TempDir, path: &str, from: &str, to: &str) {
+    let file = book.path().join(path);
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace(from, to)).unwrap();
 }
 
 /// The `<main>` of a rendered chapter.
@@ -92,7 +56,7 @@ fn code_blocks(main: &str) -> Vec<&str> {
 
 /// Checks a built chapter: a badge under every published runnable block, and nothing of docktest's
 /// grammar left (attributes, `?` lines).
-fn assert_published(html: &str, page: &mdbook_docktest::snippet::Page, place: &str) {
+fn assert_published(html: &str, page: &Page, place: &str) {
     let main = main_of(html);
     let published = page
         .blocks
@@ -133,10 +97,8 @@ fn assert_published(html: &str, page: &mdbook_docktest::snippet::Page, place: &s
 #[test]
 fn fixture_book_publishes_only_verified_blocks() {
     let book = fixture_copy("replay");
-    let dest = tempfile::tempdir().unwrap();
-    let out = mdbook_build(book.path(), dest.path(), &[]);
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let (out, dest) = mdbook_build(book.path(), &[]);
+    assert!(out.success(), "{out}");
 
     let parsed = Book::load(book.path()).unwrap();
     for page in &parsed.pages {
@@ -172,21 +134,12 @@ fn fixture_book_publishes_only_verified_blocks() {
 #[test]
 fn edited_command_fails_the_build_with_file_and_line() {
     let book = fixture_copy("replay");
-    let basics = book.path().join("src/basics.md");
-    let text_before = std::fs::read_to_string(&basics).unwrap();
-    std::fs::write(
-        &basics,
-        text_before.replace("$ ls /nonexistent", "$ ls /missing"),
-    )
-    .unwrap();
-    let containers = book.path().join("src/nested/containers.md");
-    let c = std::fs::read_to_string(&containers).unwrap();
-    std::fs::write(&containers, c.replace("> $ seq 3", "> $ seq 4")).unwrap();
+    edit(&book, "src/basics.md", "$ ls /nonexistent", "$ ls /missing");
+    edit(&book, "src/nested/containers.md", "> $ seq 3", "> $ seq 4");
 
-    let dest = tempfile::tempdir().unwrap();
-    let out = mdbook_build(book.path(), dest.path(), &[]);
-    let (stdout, stderr) = text(&out);
-    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    let (out, dest) = mdbook_build(book.path(), &[]);
+    let stderr = &out.stderr;
+    assert!(!out.success(), "{out}");
     assert!(
         stderr.contains("error: src/basics.md:22: stale: the commands changed since snapshot "),
         "{stderr}"
@@ -206,13 +159,10 @@ fn edited_command_fails_the_build_with_file_and_line() {
 #[test]
 fn edited_output_fails_the_build_at_the_command() {
     let book = fixture_copy("replay");
-    let basics = book.path().join("src/basics.md");
-    let md = std::fs::read_to_string(&basics).unwrap();
-    std::fs::write(&basics, md.replace("\ndelta\n", "\nepsilon\n")).unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let out = mdbook_build(book.path(), dest.path(), &[]);
-    let (_, stderr) = text(&out);
-    assert!(!out.status.success(), "{stderr}");
+    edit(&book, "src/basics.md", "\ndelta\n", "\nepsilon\n");
+    let (out, _dest) = mdbook_build(book.path(), &[]);
+    let stderr = &out.stderr;
+    assert!(!out.success(), "{stderr}");
     assert!(
         stderr.contains("error: src/basics.md:12: stale: the output no longer matches snapshot "),
         "{stderr}"
@@ -224,17 +174,13 @@ fn edited_output_fails_the_build_at_the_command() {
 #[test]
 fn warn_mode_publishes_stale_blocks_marked() {
     let book = fixture_copy("replay");
-    let basics = book.path().join("src/basics.md");
-    let md = std::fs::read_to_string(&basics).unwrap();
-    std::fs::write(&basics, md.replace("$ ls /nonexistent", "$ ls /missing")).unwrap();
-    let dest = tempfile::tempdir().unwrap();
-    let out = mdbook_build(
+    edit(&book, "src/basics.md", "$ ls /nonexistent", "$ ls /missing");
+    let (out, dest) = mdbook_build(
         book.path(),
-        dest.path(),
         &[("MDBOOK_PREPROCESSOR__DOCKTEST__ON_UNVERIFIED", "warn")],
     );
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let stderr = &out.stderr;
+    assert!(out.success(), "{out}");
     assert!(
         stderr.contains("warning: src/basics.md:22: stale: the commands changed"),
         "{stderr}"
@@ -255,20 +201,15 @@ fn bad_option_fails_naming_it() {
         ("on-unverifed = \"warn\"", "on-unverifed"),
     ] {
         let book = fixture_copy("replay");
-        let toml_path = book.path().join("book.toml");
-        let toml = std::fs::read_to_string(&toml_path).unwrap();
-        std::fs::write(
-            &toml_path,
-            toml.replace(
-                "[preprocessor.docktest]\n",
-                &format!("[preprocessor.docktest]\n{line}\n"),
-            ),
-        )
-        .unwrap();
-        let dest = tempfile::tempdir().unwrap();
-        let out = mdbook_build(book.path(), dest.path(), &[]);
-        let (_, stderr) = text(&out);
-        assert!(!out.status.success(), "{stderr}");
+        edit(
+            &book,
+            "book.toml",
+            "[preprocessor.docktest]\n",
+            &format!("[preprocessor.docktest]\n{line}\n"),
+        );
+        let (out, _dest) = mdbook_build(book.path(), &[]);
+        let stderr = &out.stderr;
+        assert!(!out.success(), "{stderr}");
         assert!(stderr.contains(&format!("`{option}`")), "{stderr}");
     }
 }
@@ -277,11 +218,8 @@ fn bad_option_fails_naming_it() {
 #[test]
 fn supports_every_renderer() {
     for renderer in ["html", "markdown"] {
-        let out = Command::new(docktest_bin())
-            .args(["supports", renderer])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{renderer}");
+        let out = docktest(["supports", renderer]).run();
+        assert_eq!(out.code, Some(0), "{renderer}");
     }
 }
 
@@ -289,13 +227,11 @@ fn supports_every_renderer() {
 // publishes every chapter with a badge on every runnable block and none of docktest's grammar left.
 #[test]
 fn the_guide_builds_with_a_badge_on_every_block() {
-    let root = manifest_dir().join("book");
-    let dest = tempfile::tempdir().unwrap();
-    let out = mdbook_build(&root, dest.path(), &[]);
-    let (stdout, stderr) = text(&out);
+    let root = support::manifest_dir().join("book");
+    let (out, dest) = mdbook_build(&root, &[]);
     assert!(
-        out.status.success(),
-        "mdbook build book failed (are the guide's snapshots recorded?)\n{stdout}\n{stderr}"
+        out.success(),
+        "mdbook build book failed (are the guide's snapshots recorded?)\n{out}"
     );
     let book = Book::load(&root).unwrap();
     let mut badges = 0;
@@ -314,7 +250,7 @@ fn the_guide_builds_with_a_badge_on_every_block() {
 }
 
 /// Runs headless Chromium (Debian's `chromium`) with the flags that keep it off the network.
-fn chromium(args: &[&str], profile: &Path) -> Output {
+fn chromium(args: &[&str], profile: &Path) -> Run {
     Command::new("chromium")
         .args([
             "--headless",
@@ -335,6 +271,7 @@ fn chromium(args: &[&str], profile: &Path) -> Output {
                 "cannot run `chromium` ({e}); install Debian's package: `apt-get install chromium`"
             )
         })
+        .into()
 }
 
 /// Measures every badge in every mdBook theme, in the browser: size, display, visibility, opacity, and the
@@ -390,9 +327,8 @@ const MEASURE: &str = r#"<script>
 #[test]
 fn badge_is_visible_in_headless_chromium() {
     let book = fixture_copy("replay");
-    let dest = tempfile::tempdir().unwrap();
-    let out = mdbook_build(book.path(), dest.path(), &[]);
-    assert!(out.status.success(), "{}", text(&out).1);
+    let (out, dest) = mdbook_build(book.path(), &[]);
+    assert!(out.success(), "{}", out.stderr);
 
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -407,7 +343,7 @@ fn badge_is_visible_in_headless_chromium() {
         ],
         profile.path(),
     );
-    assert!(shot.is_file(), "no screenshot written\n{}", text(&out).1);
+    assert!(shot.is_file(), "no screenshot written\n{}", out.stderr);
     eprintln!("screenshot: {}", shot.display());
 
     let html = std::fs::read_to_string(&page).unwrap();
@@ -421,10 +357,10 @@ fn badge_is_visible_in_headless_chromium() {
         ],
         profile.path(),
     );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = &out.stdout;
     let start = dom
         .find("<pre id=\"docktest-measure\">")
-        .unwrap_or_else(|| panic!("the measuring script did not run\n{}", text(&out).1));
+        .unwrap_or_else(|| panic!("the measuring script did not run\n{}", out.stderr));
     let report = &dom[start..];
     let report = &report[report.find('>').unwrap() + 1..report.find("</pre>").unwrap()];
     let rows: Vec<Vec<&str>> = report
@@ -452,110 +388,4 @@ fn badge_is_visible_in_headless_chromium() {
             "{what}"
         );
     }
-}
-
-/// Each `test` run removes whatever appeared in the engine during it, so runs in this binary must not
-/// overlap.
-static ENGINE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// `mdbook-docktest test` on a book, with or without CI=true.
-fn docktest_test(args: &[&str], ci: bool) -> Output {
-    let _engine = ENGINE.lock().unwrap_or_else(|e| e.into_inner());
-    let mut cmd = Command::new(docktest_bin());
-    cmd.arg("test").args(args).env("NO_COLOR", "1");
-    if ci {
-        cmd.env("CI", "true");
-    } else {
-        cmd.env_remove("CI");
-    }
-    cmd.output().unwrap()
-}
-
-// `--update` under CI would rewrite the pages CI is checking: it refuses, before any engine work.
-#[test]
-fn update_refuses_to_write_under_ci() {
-    let book = fixture_copy("replay");
-    let out = docktest_test(&[book.path().to_str().unwrap(), "--update"], true);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
-    assert!(
-        stderr.starts_with("error: --update rewrites pages"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("\nhint: "), "{stderr}");
-}
-
-// The acceptance check of `--update`, against the engine: a page with one wrong output line gets exactly
-// that line fixed (one line of `diff` changed), wildcards kept, and the fixed page verifies.
-#[test]
-fn update_fixes_exactly_the_wrong_line() {
-    let book = fixture_copy("replay");
-    let basics = book.path().join("src/basics.md");
-    let original = std::fs::read_to_string(&basics).unwrap();
-    let broken = original.replace(
-        "ls: cannot access '/nonexistent': No such file or directory",
-        "ls: cannot access '/nonexistent': Permission denied",
-    );
-    assert_ne!(broken, original);
-    std::fs::write(&basics, &broken).unwrap();
-
-    let out = docktest_test(
-        &[
-            book.path().to_str().unwrap(),
-            "--filter",
-            "basics",
-            "--update",
-        ],
-        false,
-    );
-    let (stdout, stderr) = text(&out);
-    assert!(
-        stdout.contains("updated: src/basics.md (the output of the command(s) on line 23)"),
-        "{stdout}\n{stderr}"
-    );
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let updated = std::fs::read_to_string(&basics).unwrap();
-    assert_eq!(
-        updated, original,
-        "exactly the wrong line is back as it ran"
-    );
-
-    let changed = broken
-        .lines()
-        .zip(updated.lines())
-        .filter(|(a, b)| a != b)
-        .count();
-    assert_eq!(changed, 1);
-    assert_eq!(broken.lines().count(), updated.lines().count());
-}
-
-// CI reads a JUnit report: one test case per block, named by page and line, the ignored one skipped.
-#[test]
-fn junit_report_has_a_case_per_block() {
-    let book = fixture_copy("replay");
-    let report = book.path().join("junit.xml");
-    let out = docktest_test(
-        &[
-            book.path().to_str().unwrap(),
-            "--junit",
-            report.to_str().unwrap(),
-        ],
-        true,
-    );
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let xml = std::fs::read_to_string(&report).unwrap();
-    for case in [
-        "src/basics.md:5",
-        "src/basics.md:11",
-        "src/basics.md:22",
-        "src/basics.md:30",
-        "src/nested/containers.md:7",
-        "src/nested/containers.md:14",
-    ] {
-        assert!(xml.contains(&format!("name=\"{case}\"")), "{case}\n{xml}");
-    }
-    assert!(xml.contains("tests=\"7\""), "{xml}");
-    assert!(xml.contains("skipped=\"1\""), "{xml}");
-    assert!(xml.contains("failures=\"0\""), "{xml}");
 }

@@ -2,29 +2,18 @@
 //! and its transcript must match its reviewed snapshot in `snapshots/` (asserted with insta, so a change
 //! becomes a pending snapshot for `cargo insta review`).
 
-use std::path::{Path, PathBuf};
-
-use mdbook_docktest::book::Book;
-use mdbook_docktest::engine::Endpoint;
-use mdbook_docktest::runner::{self, RunOptions, SnapshotMode, Verdict};
-
-fn book_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("book")
-}
+use crate::support::{self, Book, Endpoint, RunOptions, SnapshotMode, Verdict};
 
 // Every block of the guide must verify, none skipped, and every transcript must equal its snapshot.
 #[test]
 fn every_block_of_the_book_is_verified() {
-    let root = book_root();
+    let _engine_lock = support::lock_engine();
+    let root = support::manifest_dir().join("book");
     let book = Book::load(&root).unwrap_or_else(|e| panic!("{e}"));
-    let (engine, _images) = runner::prepare(&book, Endpoint::from_env()).unwrap_or_else(|e| {
+    let (engine, _images) = support::prepare(&book, Endpoint::from_env()).unwrap_or_else(|e| {
         panic!(
             "this test needs a Docker engine: {}\nstart one with `sudo scripts/engine-start`",
-            anyhow::Error::new(e)
-                .chain()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(": ")
+            support::error_chain(&e)
         )
     });
     let before = engine.inventory().expect("engine inventory");
@@ -33,7 +22,7 @@ fn every_block_of_the_book_is_verified() {
         snapshots: SnapshotMode::Skip,
         color: false,
     };
-    let pages = runner::run_book(&engine, &book, &options, &mut ());
+    let pages = support::run_book(&engine, &book, &options, &mut ());
 
     let mut problems = Vec::new();
     let mut ran = 0;
@@ -84,10 +73,6 @@ fn every_block_of_the_book_is_verified() {
         ran >= 12,
         "the book has at least 12 runnable blocks, found {ran}"
     );
-    assert_eq!(
-        engine.inventory().expect("engine inventory"),
-        before,
-        "the engine holds exactly what it held before the book ran"
-    );
+    support::assert_left_as_found(&engine, &before);
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }

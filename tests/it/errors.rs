@@ -3,41 +3,25 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use mdbook_docktest::engine::{Endpoint, Engine};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn docktest(book: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
-    cmd.args(["test", book.to_str().unwrap()])
-        .env("CI", "true")
-        .env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("mdbook-docktest runs")
-}
+use crate::support::{self, fixture, test_book, Run};
 
 /// The one `error:` line, checked to be alone (a `hint:` line may follow).
-fn error_line(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "{stderr}");
+fn error_line(run: &Run) -> String {
+    assert_eq!(run.code, Some(2), "{run}");
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
     errors[0].to_string()
 }
 
 // A fence left open would swallow the rest of the page: the error points at its opening line.
 #[test]
 fn unterminated_fence() {
-    let err = error_line(&docktest(&fixture("unterminated"), &[]));
+    let err = error_line(&test_book(fixture("unterminated")).without_engine().run());
     assert_eq!(
         err,
         "error: src/page.md:3: code fence is never closed; close it with ``` on a line of its own"
@@ -47,7 +31,7 @@ fn unterminated_fence() {
 // Typing into a container needs a session: a block starting at a container prompt with none is an error.
 #[test]
 fn container_prompt_with_no_session() {
-    let err = error_line(&docktest(&fixture("orphan-prompt"), &[]));
+    let err = error_line(&test_book(fixture("orphan-prompt")).without_engine().run());
     assert!(
         err.starts_with("error: src/page.md:4: container prompt `/ # ` with no open session; open one with `docker run -it`"),
         "{err}"
@@ -57,7 +41,7 @@ fn container_prompt_with_no_session() {
 // A misspelled option is named, with the options that exist.
 #[test]
 fn bad_book_toml_option() {
-    let err = error_line(&docktest(&fixture("bad-option"), &[]));
+    let err = error_line(&test_book(fixture("bad-option")).without_engine().run());
     assert!(err.contains("book.toml"), "{err}");
     assert!(err.contains("unknown field `snapshot`"), "{err}");
     assert!(err.contains("`snapshots`"), "{err}");
@@ -67,20 +51,14 @@ fn bad_book_toml_option() {
 // naming the page line that uses it and the book.toml table that would fix it.
 #[test]
 fn image_with_no_recipe_that_cannot_be_pulled() {
-    let engine = Engine::connect(Endpoint::from_env()).unwrap_or_else(|e| {
-        panic!("this test needs a Docker engine ({e}); start one with `sudo scripts/engine-start`")
-    });
-    let before = engine.inventory().unwrap();
-    let err = error_line(&docktest(&fixture("missing-image"), &[]));
+    let engine = support::locked_engine();
+    let err = error_line(&test_book(fixture("missing-image")).run());
     assert!(
         err.starts_with("error: src/page.md:5: image docktest-nowhere/busybox:1.0 is not in the engine, cannot be pulled, and has no recipe; add one as [preprocessor.docktest.images.\"docktest-nowhere/busybox:1.0\"] in book.toml"),
         "{err}"
     );
-    assert_eq!(
-        engine.inventory().unwrap(),
-        before,
-        "nothing ran, nothing is left"
-    );
+    // Nothing ran, nothing is left.
+    engine.assert_left_as_found();
 }
 
 // An engine older than Docker 20.10 is refused up front, saying which API it speaks.
@@ -95,13 +73,13 @@ fn engine_too_old() {
         }
     });
     let host = format!("unix://{}", socket.display());
-    let out = docktest(&fixture("clean"), &[("DOCKER_HOST", &host)]);
-    let err = error_line(&out);
+    let run = test_book(fixture("clean")).env("DOCKER_HOST", &host).run();
+    let err = error_line(&run);
     assert_eq!(
         err,
         format!("error: the Docker engine at {host} speaks API 1.30; docktest needs 1.41 (Docker 20.10) or newer")
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hint: upgrade the engine"));
+    assert!(run.stderr.contains("hint: upgrade the engine"));
 }
 
 /// Answers every request on the connection the way Docker 17.06 answers `GET /version`.

@@ -1,0 +1,26 @@
+//! docktest's integration tests, one binary with a module per area (laid out like mdBook's own
+//! `tests/testsuite/`). The tests run on parallel threads: every test that uses the engine holds
+//! `support::lock_engine` for its whole duration; the others (replays of recorded snapshots, usage errors
+//! found before any engine work, the property tests) run beside them.
+//!
+//! `cargo test --test it AREA::` runs one area, e.g. `cargo test --test it replay::`.
+
+/// The whole guide against the engine, each transcript against its snapshot.
+mod book;
+/// `mdbook-docktest test` on fixture books: stale output, timeouts, other people's objects.
+mod cli;
+/// Each error message for bad input and unusable engines.
+mod errors;
+/// Cleanup under faults: Ctrl-C, SIGKILL then `clean`, an engine restart, an unwritable snapshot folder.
+mod faults;
+/// Property tests of the Markdown parser and book.toml options, sharing the fuzz targets' invariants.
+mod parser_props;
+/// `mdbook build` with the preprocessor, replaying recorded snapshots, and the badge in headless Chromium.
+mod replay;
+/// The sealed engine's lack of any route off the machine.
+mod safety;
+/// Container sessions and named terminals.
+mod sessions;
+mod support;
+/// `mdbook-docktest test --update` and `--junit`.
+mod update;
