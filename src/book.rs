@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{Config, ConfigError, OptionsError};
 use crate::engine;
-use crate::snippet::{self, Page, ParseError};
+use crate::snippet::{self, Grammar, Page, ParseError, Prompts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BookError {
@@ -28,6 +28,8 @@ pub enum BookError {
 pub struct Book {
     pub root: PathBuf,
     pub config: Config,
+    /// The container prompts of `config`, compiled.
+    prompts: Prompts,
     pub pages: Vec<Page>,
 }
 
@@ -48,26 +50,37 @@ impl Book {
                 path: root.join("book.toml"),
                 problem: OptionsError::Prompts(e),
             })?;
+        let mut book = Book {
+            root: root.to_path_buf(),
+            config,
+            prompts,
+            pages: Vec::new(),
+        };
         let src = root.join("src");
         let summary = read(&src.join("SUMMARY.md"))?;
-        let mut pages = Vec::new();
         let mut errors = Vec::new();
         for chapter in crate::markdown::summary_chapters(&summary) {
             let content = read(&src.join(&chapter))?;
             // Paths in reports read as the author sees them from the book root: `src/bridge.md:12`.
-            match snippet::parse_page_with(&Path::new("src").join(&chapter), &content, &prompts) {
-                Ok(page) => pages.push(page),
+            match book.parse(&Path::new("src").join(&chapter), &content) {
+                Ok(page) => book.pages.push(page),
                 Err(e) => errors.push(e),
             }
         }
         if !errors.is_empty() {
             return Err(BookError::Parse(errors));
         }
-        Ok(Book {
-            root: root.to_path_buf(),
-            config,
-            pages,
-        })
+        Ok(book)
+    }
+
+    /// Parses a page of this book (`path` as the runner names pages: `src/page.md`) with the grammar its
+    /// options set.
+    pub fn parse(&self, path: &Path, content: &str) -> Result<Page, ParseError> {
+        let grammar = Grammar {
+            prompts: &self.prompts,
+            bare_commands: self.config.bare_commands,
+        };
+        snippet::parse_page_in(path, content, grammar)
     }
 
     /// Every image the pages start containers from (`docker run`/`create`), canonical (`alpine:latest`), with

@@ -16,9 +16,8 @@ use crate::engine::{self, Endpoint, Engine};
 use crate::hints;
 use crate::preprocessor::{self, Docktest, PreprocessError};
 use crate::report::{self, Printer};
-use crate::runner::{self, PageRun, PrepareError, RunOptions, SnapshotMode, StepFailure, Verdict};
+use crate::runner::{self, PageRun, PrepareError, RunOptions, SnapshotMode};
 use crate::snapshot;
-use crate::snippet;
 use crate::update;
 
 /// The binary: parses the arguments, runs, prints a fatal error with its causes and hint. Returns the exit
@@ -313,19 +312,13 @@ fn test(
     }
     if update {
         let fixed = update_pages(&book, &pages)?;
-        // The run's own failures are fixed in the pages when every one of them was an output or a status.
-        let only_fixed = pages
-            .iter()
-            .flat_map(|p| &p.blocks)
-            .all(|b| match &b.verdict {
-                Verdict::Failed(failures) => failures.iter().all(|f| {
-                    matches!(
-                        f.what,
-                        StepFailure::Output { .. } | StepFailure::Status { .. }
-                    )
-                }),
-                _ => true,
-            });
+        // The run's own failures are fixed in the pages when `--update` could rewrite every one of them.
+        let only_fixed = pages.iter().all(|run| {
+            book.pages
+                .iter()
+                .find(|p| p.path == run.path)
+                .is_some_and(|page| update::fixes_every_failure(page, run))
+        });
         let rest_ok =
             counts.snapshots == 0 && counts.cleanup_failures == 0 && counts.page_problems == 0;
         return Ok(if fixed && only_fixed && rest_ok {
@@ -344,10 +337,6 @@ fn test(
 /// `--update`: rewrites every page whose output or exit statuses did not match; `true` when every rewritten
 /// page now matches its run.
 fn update_pages(book: &Book, runs: &[PageRun]) -> Result<bool, Fatal> {
-    let prompts = book
-        .config
-        .container_prompts()
-        .map_err(anyhow::Error::new)?;
     let mut all_fixed = true;
     for run in runs {
         let Some(page) = book.pages.iter().find(|p| p.path == run.path) else {
@@ -357,7 +346,7 @@ fn update_pages(book: &Book, runs: &[PageRun]) -> Result<bool, Fatal> {
         let content = std::fs::read_to_string(&file).map_err(|e| {
             anyhow::Error::new(e).context(format!("cannot read {}", file.display()))
         })?;
-        if snippet::parse_page_with(&page.path, &content, &prompts).as_ref() != Ok(page) {
+        if book.parse(&page.path, &content).as_ref() != Ok(page) {
             eprintln!(
                 "warning: {} changed during the run; not updated (run again)",
                 page.path.display()
@@ -377,7 +366,8 @@ fn update_pages(book: &Book, runs: &[PageRun]) -> Result<bool, Fatal> {
             page.path.display(),
             lines.join(", ")
         );
-        let still = snippet::parse_page_with(&page.path, &updated.content, &prompts)
+        let still = book
+            .parse(&page.path, &updated.content)
             .map(|new_page| update::still_mismatching(&new_page, run))
             .unwrap_or_default();
         for line in &still {

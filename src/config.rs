@@ -11,6 +11,7 @@
 //! snapshots = "../snapshots"     # relative to the book root
 //! real-output = true             # show the real output where the page wrote `...` or `[..]`
 //! prompts = ['[/~]\S* # ', '# '] # container prompts, as regexes (replaces the defaults)
+//! bare-commands = true           # run prompt-less sh/bash fences, each line a command
 //! ```
 
 use std::collections::BTreeMap;
@@ -66,6 +67,10 @@ pub struct Config {
     /// Container prompts as regexes matched at the start of a line (trailing space included), replacing
     /// [`Prompts::DEFAULT`]. Checked when the config is read.
     pub prompts: Option<Vec<String>>,
+    /// `sh`, `bash` and `shell` fences that hold no prompt are run as bare commands: each line a command,
+    /// no claim about its output. Default: false (such fences are not run).
+    #[serde(default)]
+    pub bare_commands: bool,
     /// Local recipes for images that cannot be pulled, by image reference (`alpine:latest`).
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecipe>,
@@ -90,6 +95,7 @@ impl Default for Config {
             on_unverified: OnUnverified::default(),
             real_output: true,
             prompts: None,
+            bare_commands: false,
             images: BTreeMap::new(),
             command: None,
             before: Vec::new(),

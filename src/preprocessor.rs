@@ -54,6 +54,8 @@ impl BadgeFormat {
 pub struct ReplayOptions {
     pub snapshot_dir: PathBuf,
     pub prompts: Prompts,
+    /// book.toml's `bare-commands`.
+    pub bare_commands: bool,
     /// Show real output where the page wrote `...` or `[..]`.
     pub real_output: bool,
     pub format: BadgeFormat,
@@ -68,6 +70,7 @@ impl ReplayOptions {
         Ok(ReplayOptions {
             snapshot_dir: config.snapshot_dir(book_root),
             prompts: config.container_prompts()?,
+            bare_commands: config.bare_commands,
             real_output: config.real_output,
             format,
         })
@@ -278,7 +281,11 @@ pub fn replay_page(
     source: Option<&str>,
     options: &ReplayOptions,
 ) -> Result<ReplayedPage, ParseError> {
-    let page = snippet::parse_page_with(page_path, content, &options.prompts)?;
+    let grammar = snippet::Grammar {
+        prompts: &options.prompts,
+        bare_commands: options.bare_commands,
+    };
+    let page = snippet::parse_page_in(page_path, content, grammar)?;
     if page.blocks.is_empty() {
         return Ok(ReplayedPage {
             content: content.to_string(),
@@ -807,6 +814,7 @@ pub fn replay_with_defaults(
     let options = ReplayOptions {
         snapshot_dir: dir.to_path_buf(),
         prompts: Prompts::default(),
+        bare_commands: false,
         real_output: true,
         format: BadgeFormat::Html,
     };
@@ -888,6 +896,7 @@ mod tests {
         let options = ReplayOptions {
             snapshot_dir: dir.path().into(),
             prompts: Prompts::default(),
+            bare_commands: false,
             real_output: false,
             format: BadgeFormat::Html,
         };
@@ -1051,6 +1060,7 @@ mod tests {
         let options = ReplayOptions {
             snapshot_dir: dir.path().into(),
             prompts: Prompts::default(),
+            bare_commands: false,
             real_output: true,
             format: BadgeFormat::Text,
         };
@@ -1089,6 +1099,7 @@ mod tests {
         let options = ReplayOptions {
             snapshot_dir: dir.path().into(),
             prompts: Prompts::default(),
+            bare_commands: false,
             real_output: true,
             format: BadgeFormat::Html,
         };

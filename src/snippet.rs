@@ -110,6 +110,8 @@ pub struct Attrs {
     pub retry: Option<Duration>,
     /// `id=NAME`: stable snapshot name.
     pub id: Option<String>,
+    /// `bare`: every line is a command, with no claim about its output (a block without prompts).
+    pub bare: bool,
 }
 
 impl Default for Attrs {
@@ -122,6 +124,7 @@ impl Default for Attrs {
             timeout: DEFAULT_TIMEOUT,
             retry: None,
             id: None,
+            bare: false,
         }
     }
 }
@@ -186,6 +189,27 @@ pub struct Step {
 }
 
 impl Step {
+    /// Drops the blank lines right after the command and right before the next prompt: guides put them
+    /// there for the eye (Docker's own docs do, around every output), and they are no output. Blank lines
+    /// between output lines stay; a command followed only by blank lines makes no claim on its output.
+    fn trim_layout(&mut self) {
+        let is_blank = |l: &String| l.trim().is_empty();
+        let leading = self.expected.iter().take_while(|l| is_blank(l)).count();
+        self.expected.drain(..leading);
+        self.expected_lines.drain(..leading);
+        let trailing = self
+            .expected
+            .iter()
+            .rev()
+            .take_while(|l| is_blank(l))
+            .count();
+        self.expected.truncate(self.expected.len() - trailing);
+        self.expected_lines.truncate(self.expected.len());
+        if let Some(n) = &mut self.interrupt_after {
+            *n = n.saturating_sub(leading).min(self.expected.len());
+        }
+    }
+
     /// The command as one string, continuation lines joined with newlines (reports and snapshots).
     pub fn command(&self) -> String {
         self.input.join("\n")
@@ -302,13 +326,33 @@ impl Default for Prompts {
     }
 }
 
+/// What a book's options change in the grammar.
+#[derive(Debug, Clone, Copy)]
+pub struct Grammar<'a> {
+    pub prompts: &'a Prompts,
+    /// `sh`, `bash` and `shell` fences that hold no prompt are bare commands (book.toml `bare-commands`).
+    pub bare_commands: bool,
+}
+
 /// Parses a page with the default container prompts.
 pub fn parse_page(path: &Path, content: &str) -> Result<Page, ParseError> {
     parse_page_with(path, content, &Prompts::default())
 }
 
-/// Parses a page: its runnable blocks in page order, each error naming `path` and the page line.
+/// Parses a page with these container prompts and no other option.
 pub fn parse_page_with(path: &Path, content: &str, prompts: &Prompts) -> Result<Page, ParseError> {
+    parse_page_in(
+        path,
+        content,
+        Grammar {
+            prompts,
+            bare_commands: false,
+        },
+    )
+}
+
+/// Parses a page: its runnable blocks in page order, each error naming `path` and the page line.
+pub fn parse_page_in(path: &Path, content: &str, grammar: Grammar<'_>) -> Result<Page, ParseError> {
     let fences = markdown::fences(content).map_err(|e| ParseError {
         file: path.to_path_buf(),
         line: e.line,
@@ -319,7 +363,8 @@ pub fn parse_page_with(path: &Path, content: &str, prompts: &Prompts) -> Result<
     })?;
     let mut parser = PageParser {
         path,
-        prompts,
+        prompts: grammar.prompts,
+        bare_commands: grammar.bare_commands,
         blocks: Vec::new(),
         terms: HashMap::new(),
     };
@@ -333,7 +378,7 @@ pub fn parse_page_with(path: &Path, content: &str, prompts: &Prompts) -> Result<
 }
 
 const RUNNABLE_LANGS: [&str; 4] = ["console", "sh", "shell", "bash"];
-const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id";
+const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id, bare";
 const DEFAULT_IGNORE_REASON: &str = "not run";
 const OPEN_SESSION_HINT: &str =
     "open one with `docker run -it` / `docker exec -it` / `docker attach`";
@@ -356,9 +401,9 @@ enum Session {
         block: usize,
         step: usize,
     },
-    /// A session showing prompts of this pattern.
+    /// An open session; within a block, once it showed a prompt, only prompts of that pattern.
     Open {
-        pattern: usize,
+        pattern: Option<usize>,
     },
 }
 
@@ -367,11 +412,21 @@ impl Session {
         self != Session::Closed
     }
 
-    /// The prompt pattern container prompts must match, once the session has shown one.
+    /// The prompt pattern container prompts must match, once the session has shown one in this block.
     fn pattern(self) -> Option<usize> {
         match self {
-            Session::Open { pattern } => Some(pattern),
+            Session::Open { pattern } => pattern,
             _ => None,
+        }
+    }
+
+    /// The session as a new block of its terminal finds it. Guides show a session's prompt as they like
+    /// from one block to the next (`/ #` after the attach, `# ip addr` below), so each block reads the
+    /// prompt anew.
+    fn entering_block(self) -> Session {
+        match self {
+            Session::Open { .. } => Session::Open { pattern: None },
+            other => other,
         }
     }
 }
@@ -392,6 +447,7 @@ enum LineKind {
 struct PageParser<'a> {
     path: &'a Path,
     prompts: &'a Prompts,
+    bare_commands: bool,
     blocks: Vec<Block>,
     terms: HashMap<String, Session>,
 }
@@ -405,8 +461,13 @@ impl PageParser<'_> {
         }
     }
 
+    /// The session of terminal `term` as the next block finds it.
     fn session(&self, term: &str) -> Session {
-        self.terms.get(term).copied().unwrap_or(Session::Closed)
+        self.terms
+            .get(term)
+            .copied()
+            .unwrap_or(Session::Closed)
+            .entering_block()
     }
 
     fn fence(&mut self, fence: &Fence) -> Result<(), ParseError> {
@@ -428,7 +489,7 @@ impl PageParser<'_> {
         };
         let any_session = Session::Pending { block: 0, step: 0 };
         if !has_host_prompt && !may_continue(any_session) {
-            return Ok(());
+            return self.bare_fence(fence, lang, attr_text);
         }
         let attrs = match parse_attrs(attr_text) {
             Ok(attrs) => attrs,
@@ -437,6 +498,12 @@ impl PageParser<'_> {
             }
             Err(_) => return Ok(()),
         };
+        if attrs.bare {
+            return Err(self.error(
+                fence.line,
+                "a `bare` block holds prompts; remove the attribute, or the prompts",
+            ));
+        }
         if !has_host_prompt && !may_continue(self.session(&attrs.term)) {
             // A `console` block is a terminal transcript: one that starts at a container prompt with no
             // session to type into is a mistake, not prose. In `sh`/`bash` blocks a first `# ` line is
@@ -470,6 +537,82 @@ impl PageParser<'_> {
             steps,
         });
         Ok(())
+    }
+
+    /// A fence with no prompt: a block of bare commands when it says `bare` (or the book makes its language's
+    /// prompt-less fences bare), else not docktest's.
+    fn bare_fence(
+        &mut self,
+        fence: &Fence,
+        lang: String,
+        attr_text: &str,
+    ) -> Result<(), ParseError> {
+        let by_default = self.bare_commands && lang != "console";
+        let says_bare = attr_tokens(attr_text).is_ok_and(|t| t.iter().any(|(n, _)| n == "bare"));
+        if !by_default && !says_bare {
+            return Ok(());
+        }
+        let attrs = match parse_attrs(attr_text) {
+            Ok(attrs) => attrs,
+            Err(message) if says_bare => return Err(self.error(fence.line, message)),
+            // Some other tool's attributes on a fence of that language: not one of docktest's blocks.
+            Err(_) => return Ok(()),
+        };
+        if fence.body.iter().all(|l| l.text.trim().is_empty()) {
+            return Ok(());
+        }
+        if attrs.ignore.is_none() && self.session(&attrs.term).active() {
+            return Err(self.error(
+                fence.line,
+                format!(
+                    "bare commands in terminal `{}` while a container session is open in it; end the \
+                     session first, or give the block a terminal of its own with `term=NAME`",
+                    attrs.term
+                ),
+            ));
+        }
+        let steps = self.bare_steps(&fence.body)?;
+        self.blocks.push(Block {
+            line: fence.line,
+            span: fence.span.clone(),
+            lang,
+            info: fence.info.clone(),
+            attrs,
+            heading: fence.heading.clone(),
+            body: fence.body.clone(),
+            prefix: fence.prefix.clone(),
+            steps,
+        });
+        Ok(())
+    }
+
+    /// Each line a command (a trailing `\` continues it), comments and blank lines skipped.
+    fn bare_steps(&self, lines: &[BodyLine]) -> Result<Vec<Step>, ParseError> {
+        let mut steps = Vec::new();
+        let mut i = 0;
+        while i < lines.len() {
+            let text = &lines[i].text;
+            if text.trim().is_empty() || text.trim_start().starts_with('#') {
+                i += 1;
+                continue;
+            }
+            let line = lines[i].line;
+            let mut input = vec![text.clone()];
+            while ends_with_continuation(input.last().expect("one line")) {
+                i += 1;
+                let Some(next) = lines.get(i) else {
+                    return Err(self.error(
+                        line,
+                        "the command continues with `\\` past the end of the block; \
+                         remove the backslash or add the line it continues onto",
+                    ));
+                };
+                input.push(next.text.clone());
+            }
+            steps.push(new_step(line, Prompt::Host, input, SessionChange::None));
+            i += 1;
+        }
+        Ok(steps)
     }
 
     fn classify(&self, text: &str, session: Session) -> LineKind {
@@ -512,6 +655,16 @@ impl PageParser<'_> {
             let BodyLine { line, text, .. } = &lines[i];
             let line = *line;
             let step = match self.classify(text, session) {
+                // The prompt a reader sees once the opener's session is up (`/ #` after `docker attach`):
+                // it confirms the session and is not typed.
+                LineKind::Container {
+                    pattern, command, ..
+                } if matches!(session, Session::Pending { .. }) && command.trim().is_empty() => {
+                    session = Session::Open {
+                        pattern: Some(pattern),
+                    };
+                    None
+                }
                 LineKind::Container {
                     pattern,
                     prompt,
@@ -527,7 +680,9 @@ impl PageParser<'_> {
                     };
                     session = match change {
                         SessionChange::Exit | SessionChange::Detach => Session::Closed,
-                        _ => Session::Open { pattern },
+                        _ => Session::Open {
+                            pattern: Some(pattern),
+                        },
                     };
                     Some(new_step(line, Prompt::Container(prompt), input, change))
                 }
@@ -623,6 +778,9 @@ impl PageParser<'_> {
                 interrupt_line = None;
             }
             i += 1;
+        }
+        for step in &mut steps {
+            step.trim_layout();
         }
         Ok((steps, session))
     }
@@ -763,6 +921,7 @@ fn parse_attrs(text: &str) -> Result<Attrs, String> {
             "id" => attrs.id = Some(name_value(&name, value, "dns-lookup")?),
             "timeout" => attrs.timeout = duration_value(&name, value)?,
             "retry" => attrs.retry = Some(duration_value(&name, value)?),
+            "bare" => attrs.bare = flag(&name, value)?,
             _ => unreachable!("attribute names are checked above"),
         }
         seen.push(name);
@@ -1312,7 +1471,7 @@ mod tests {
         assert_eq!(
             attr_error("console,timout=5s"),
             "src/net.md:3: unknown fence attribute `timout` (known: ignore, hidden, teardown, term, timeout, \
-             retry, id)"
+             retry, id, bare)"
         );
     }
 
@@ -1557,7 +1716,7 @@ mod tests {
         );
     }
 
-    // Every default container prompt form, bare ones included, once a session is open.
+    // Every default container prompt form, once a session is open.
     #[test]
     fn container_prompt_forms() {
         for (line, prompt, command) in [
@@ -1570,10 +1729,7 @@ mod tests {
                 "root@a4588eb79a13:/# ",
                 "hostname",
             ),
-            ("root@web:~# ", "root@web:~# ", ""),
             ("user@web:~/src$ whoami", "user@web:~/src$ ", "whoami"),
-            ("/ #", "/ # ", ""),
-            ("root@web:/#", "root@web:/# ", ""),
         ] {
             let md =
                 format!("```console\n$ docker exec -it web sh\n{line}\nout\n{prompt}exit\n```\n");
@@ -1590,6 +1746,131 @@ mod tests {
             );
             assert_eq!(s[2].session, SessionChange::Exit, "{line}");
         }
+    }
+
+    // Docs that show commands without prompts run as written: with `bare` (or the book's default for
+    // prompt-less `sh`/`bash` fences) each line is a command with no claim on its output.
+    #[test]
+    fn bare_commands() {
+        let md = "```sh,bare\ndocker network create c2c\n\n# the server\ndocker run -d --name web \\\n  --network c2c nginx:alpine\n```\n\n```sh\nls\n```\n\n```console\nnot a command\n```\n";
+        let page = parse_page(Path::new("src/net.md"), md).unwrap();
+        assert_eq!(
+            page.blocks.len(),
+            1,
+            "without the book's default only `bare` blocks run"
+        );
+        let steps = &page.blocks[0].steps;
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].input, ["docker network create c2c"]);
+        assert_eq!(
+            (steps[1].line, steps[1].input.clone()),
+            (
+                5,
+                owned(&[
+                    "docker run -d --name web \\",
+                    "  --network c2c nginx:alpine"
+                ])
+            )
+        );
+        assert!(steps
+            .iter()
+            .all(|s| s.expected.is_empty() && s.prompt == Prompt::Host));
+        let prompts = Prompts::default();
+        let grammar = Grammar {
+            prompts: &prompts,
+            bare_commands: true,
+        };
+        let page = parse_page_in(Path::new("src/net.md"), md, grammar).unwrap();
+        assert_eq!(
+            page.blocks.len(),
+            2,
+            "the book's default covers sh fences, not console ones"
+        );
+        assert_eq!(page.blocks[1].steps[0].input, ["ls"]);
+    }
+
+    // `bare` is for blocks without prompts, and a typo next to it is an error, not a silent skip.
+    #[test]
+    fn bare_block_errors() {
+        assert_eq!(
+            error("```console,bare\n$ ls\n```\n"),
+            "src/net.md:1: a `bare` block holds prompts; remove the attribute, or the prompts"
+        );
+        assert!(error("```sh,bare,timout=5s\nls\n```\n")
+            .starts_with("src/net.md:1: unknown fence attribute `timout`"));
+        assert!(
+            error("```console\n$ docker run -it alpine\n/ # ls\n```\n\n```sh,bare\nls\n```\n")
+                .starts_with(
+                "src/net.md:6: bare commands in terminal `main` while a container session is open"
+            )
+        );
+    }
+
+    // A bare prompt right after the opener (`/ #`, with or without its trailing space) is the prompt the
+    // reader sees once the session is up: it confirms the session and is not typed.
+    #[test]
+    fn bare_prompt_after_the_opener_is_not_a_command() {
+        for (line, prompt) in [
+            ("root@web:~# ", "root@web:~# "),
+            ("/ #", "/ # "),
+            ("/ # ", "/ # "),
+            ("#", "# "),
+            ("root@web:/#", "root@web:/# "),
+        ] {
+            let md = format!("```console\n$ docker attach web\n\n{line}\n{prompt}exit\n```\n");
+            let s = steps(&md);
+            assert_eq!(s.len(), 2, "{line}: {s:?}");
+            assert_eq!(s[0].session, SessionChange::Open, "{line}");
+            assert!(s[0].expected.is_empty(), "{line}: {:?}", s[0].expected);
+            assert_eq!(s[1].prompt, Prompt::Container(prompt.into()), "{line}");
+            assert_eq!(s[1].session, SessionChange::Exit, "{line}");
+        }
+        // Later in the session a bare prompt is Enter pressed at the prompt, as before.
+        let s = steps("```console\n$ docker exec -it web sh\n/ # ls\n/ #\n/ # exit\n```\n");
+        assert_eq!(s.len(), 4);
+        assert_eq!(s[2].input, [""]);
+    }
+
+    // Docker's docs attach in one block, show the bare prompt, and type at `# ` in the blocks after: the
+    // session carries over, and each block reads the prompt anew.
+    #[test]
+    fn session_opened_in_one_block_goes_on_in_the_next() {
+        let page = parse_page(
+            Path::new("src/net.md"),
+            "```console\n$ docker attach alpine1\n\n/ #\n```\n\nText.\n\n```console\n# ip addr show\n\n1: lo: <LOOPBACK,UP,LOWER_UP>\n```\n\n```console\n# ping -c 1 alpine2\n\nping: bad address 'alpine2'\n? 1\n```\n\n```console,hidden\nCTRL+p CTRL+q\n```\n\n```console\n$ docker ps\n```\n",
+        )
+        .unwrap();
+        let blocks = &page.blocks;
+        assert_eq!(blocks.len(), 5);
+        assert_eq!(blocks[0].steps.len(), 1);
+        assert_eq!(blocks[0].steps[0].session, SessionChange::Open);
+        assert_eq!(blocks[1].steps[0].prompt, Prompt::Container("# ".into()));
+        assert_eq!(
+            blocks[1].steps[0].expected,
+            ["1: lo: <LOOPBACK,UP,LOWER_UP>"]
+        );
+        assert_eq!(blocks[2].steps[0].status, Status::Code(1));
+        assert_eq!(blocks[3].steps[0].session, SessionChange::Detach);
+        assert_eq!(blocks[4].steps[0].prompt, Prompt::Host);
+    }
+
+    // Blank lines right after a command and before the next prompt are layout, as Docker's docs write them;
+    // a command followed only by blank lines makes no claim; blank lines between output lines count.
+    #[test]
+    fn blank_lines_around_output_are_layout() {
+        let s = steps(
+            "```console\n$ docker run -dit --name alpine1 alpine ash\n\n$ docker network ls\n\nNETWORK ID     NAME\n\n3f4e5a6b7c8d   bridge\n\n$ ping web\n\nPING web\n^C\n\n```\n",
+        );
+        assert!(s[0].expected.is_empty());
+        assert_eq!(
+            (s[1].expected.clone(), s[1].expected_lines.clone()),
+            (
+                owned(&["NETWORK ID     NAME", "", "3f4e5a6b7c8d   bridge"]),
+                vec![6, 7, 8]
+            )
+        );
+        assert_eq!(s[2].expected, ["PING web"]);
+        assert_eq!(s[2].interrupt_after, Some(1));
     }
 
     // In a session, only prompts like the first one it showed are prompts: `# ` lines of resolv.conf are

@@ -60,7 +60,12 @@ pub fn rewrite_page(content: &str, page: &Page, run: &PageRun) -> Option<PageUpd
         let Verdict::Failed(failures) = &block_run.verdict else {
             continue;
         };
-        let Some(block) = page.blocks.iter().find(|b| b.line == block_run.line) else {
+        // Bare commands show no output and no `?` line to rewrite.
+        let Some(block) = page
+            .blocks
+            .iter()
+            .find(|b| b.line == block_run.line && !b.attrs.bare)
+        else {
             continue;
         };
         let body = Body::of(block);
@@ -232,6 +237,27 @@ fn rewrite_status(
         (None, None) => return false,
     }
     true
+}
+
+/// Whether [`rewrite_page`] can fix every failure of the run: outputs and exit statuses, outside bare
+/// blocks (which show neither).
+pub fn fixes_every_failure(page: &Page, run: &PageRun) -> bool {
+    run.blocks.iter().all(|block_run| {
+        let Verdict::Failed(failures) = &block_run.verdict else {
+            return true;
+        };
+        let bare = page
+            .blocks
+            .iter()
+            .any(|b| b.line == block_run.line && b.attrs.bare);
+        !bare
+            && failures.iter().all(|f| {
+                matches!(
+                    f.what,
+                    StepFailure::Output { .. } | StepFailure::Status { .. }
+                )
+            })
+    })
 }
 
 /// The steps of a page rewritten by `--update` that still do not match the run, checked with the page's

@@ -60,26 +60,30 @@ pub(crate) fn has_wildcards(expected: &[String]) -> bool {
     expected.iter().any(|l| is_any_lines(l) || has_any_text(l))
 }
 
-/// The lines of an output as the matcher sees them: normalized (see [`redact::normalize`]), trailing blank
-/// lines dropped.
+/// The lines of an output as the matcher sees them: normalized (see [`redact::normalize`]), leading and
+/// trailing blank lines dropped (layout on a page, so layout in a run too).
 pub(crate) fn output_lines(actual: &str) -> Vec<String> {
     let normalized = redact::normalize(actual);
-    let mut lines: Vec<String> = normalized.lines().map(str::to_owned).collect();
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    lines
+    without_blank_ends(normalized.lines().map(str::to_owned).collect())
 }
 
-/// The expected lines as the matcher sees them: normalized one by one, trailing blank lines dropped.
+/// The expected lines as the matcher sees them: normalized one by one, leading and trailing blank lines
+/// dropped.
 fn expected_lines(expected: &[String]) -> Vec<String> {
-    let mut lines: Vec<String> = expected
-        .iter()
-        .map(|l| redact::normalize(l).trim_end_matches('\n').to_string())
-        .collect();
+    without_blank_ends(
+        expected
+            .iter()
+            .map(|l| redact::normalize(l).trim_end_matches('\n').to_string())
+            .collect(),
+    )
+}
+
+fn without_blank_ends(mut lines: Vec<String>) -> Vec<String> {
     while lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
+    let leading = lines.iter().take_while(|l| l.is_empty()).count();
+    lines.drain(..leading);
     lines
 }
 
@@ -314,6 +318,14 @@ mod tests {
             "ok   \nplain",
             "\x1b[32mok\x1b[0m\r\nplain  \r\n\r\n"
         ));
+    }
+
+    #[test]
+    fn blank_lines_at_either_end_are_layout() {
+        // A page puts blank lines around output for the eye; a run may print one first. Neither is output.
+        assert!(matches("\nNAME\nweb\n", "NAME\nweb\n"));
+        assert!(matches("NAME\nweb", "\n\nNAME\nweb\n\n"));
+        assert!(!matches("NAME\n\nweb", "NAME\nweb\n"));
     }
 
     #[test]

@@ -180,7 +180,8 @@ pub(super) fn run_page(
 }
 
 /// How each step of the page is typed. An opening command followed (in its terminal, maybe in a later
-/// block) by a detach written alone on its line attaches to a program that is not a shell.
+/// block) by a detach written alone on its line, with no command typed in its session before it, attaches
+/// to a program that is not a shell.
 fn step_kinds(page: &Page) -> Vec<Vec<StepKind>> {
     let mut kinds: Vec<Vec<StepKind>> = Vec::new();
     let mut last_open: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -208,7 +209,11 @@ fn step_kinds(page: &Page) -> Vec<Vec<StepKind>> {
                     StepKind::OpenShell
                 }
                 (Prompt::Host, SessionChange::None) => StepKind::Host,
-                (Prompt::Container(_), _) => StepKind::Container,
+                (Prompt::Container(_), _) => {
+                    // The session showed a prompt: whatever opened it runs a shell.
+                    last_open.remove(block.attrs.term.as_str());
+                    StepKind::Container
+                }
             };
             row.push(kind);
         }

@@ -22,5 +22,7 @@ mod safety;
 /// Container sessions and named terminals.
 mod sessions;
 mod support;
+/// Guides in other people's styles, run as written.
+mod tutorials;
 /// `mdbook-docktest test --update` and `--junit`.
 mod update;

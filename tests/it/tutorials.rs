@@ -1,0 +1,41 @@
+//! Guides written the way Docker's own documentation writes them, not for docktest: blank lines around
+//! output, a session opened in one block and used in the next, a detach told in prose, bare commands in
+//! `sh` blocks. Each runs as written, with docktest's annotations only.
+
+use crate::support::{self, fixture, fixture_copy, test_book};
+
+// The fixture in Docker's docs style verifies against the engine and its recorded snapshots.
+#[test]
+fn docker_docs_style_tutorial_verifies() {
+    let engine = support::locked_engine();
+    let run = test_book(fixture("docker-docs")).run();
+    let out = run.all();
+    assert_eq!(run.code, Some(0), "{out}");
+    assert!(out.contains("11 verified, 0 failed"), "{out}");
+    engine.assert_left_as_found();
+}
+
+// The rules that let such a guide run still catch a stale example: a wrong line after a blank line, and
+// a wrong line inside a session opened two blocks above.
+#[test]
+fn docker_docs_style_tutorial_still_fails_on_a_wrong_line() {
+    let engine = support::locked_engine();
+    let book = fixture_copy("docker-docs");
+    let page = book.path().join("src/default-bridge.md");
+    let text = std::fs::read_to_string(&page).unwrap();
+    let text = text
+        .replace("alpine1: Up 3 seconds", "alpine9: Up 3 seconds")
+        .replace("ping: bad address 'alpine2'", "ping: bad address 'alpine3'");
+    std::fs::write(&page, text).unwrap();
+    let run = test_book(book.path()).run();
+    let out = run.all();
+    assert_eq!(run.code, Some(1), "{out}");
+    assert!(out.contains("-alpine9: Up 3 seconds"), "{out}");
+    assert!(
+        out.contains("src/default-bridge.md:60: # ping -c 2 alpine2"),
+        "{out}"
+    );
+    assert!(out.contains("-ping: bad address 'alpine3'"), "{out}");
+    assert!(out.contains("9 verified, 2 failed"), "{out}");
+    engine.assert_left_as_found();
+}
