@@ -81,6 +81,14 @@ enum Command {
         /// Refused when CI=true.
         #[arg(long)]
         update: bool,
+        /// Run N pages at once, each on an engine of its own (`sudo scripts/engine-start N` starts N).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: u16,
+        /// An engine to run pages on, as a DOCKER_HOST (`unix:///run/docktest/docker.sock`, `ssh://ci`);
+        /// repeat it for several. Default: the engines DOCKTEST_ENGINES lists, else the one DOCKER_HOST
+        /// names.
+        #[arg(long = "engine", value_name = "HOST")]
+        engines: Vec<String>,
     },
     /// Remove the containers, networks and volumes that runs killed before their cleanup left in the engine.
     Clean,
@@ -136,7 +144,19 @@ fn run(cli: Cli) -> Result<Outcome, Fatal> {
             filter,
             junit,
             update,
-        }) => test(book, filter, junit, update),
+            jobs,
+            engines,
+        }) => test(
+            book,
+            filter,
+            junit,
+            update,
+            engine::pool(&engines)
+                .into_iter()
+                .take(jobs.into())
+                .collect(),
+            jobs.into(),
+        ),
         Some(Command::Clean) => clean(),
     }
 }
@@ -236,6 +256,8 @@ fn test(
     filter: Option<String>,
     junit: Option<PathBuf>,
     update: bool,
+    endpoints: Vec<Endpoint>,
+    jobs: usize,
 ) -> Result<Outcome, Fatal> {
     let start = Instant::now();
     if update && ci() {
@@ -269,21 +291,35 @@ fn test(
         })?;
     }
     stop_on_ctrl_c();
-    let endpoint = Endpoint::from_env();
-    let (engine, images) = runner::prepare(&book, endpoint.clone()).map_err(|e| {
-        let hint = match &e {
-            PrepareError::Engine(e) => hints::engine(e),
-            PrepareError::Images(_) | PrepareError::Image { .. } => None,
-        };
-        Fatal {
-            error: e.into(),
-            hint,
+    if endpoints.len() < jobs {
+        eprintln!(
+            "warning: --jobs {jobs}, but {} engine(s) are available: {} page(s) run at a time\nhint: {}",
+            endpoints.len(),
+            endpoints.len(),
+            hints::more_engines(jobs)
+        );
+    }
+    let mut engines = Vec::with_capacity(endpoints.len());
+    let mut images = Vec::new();
+    for endpoint in &endpoints {
+        let (engine, ready) = runner::prepare(&book, endpoint.clone()).map_err(|e| {
+            let hint = match &e {
+                PrepareError::Engine(e) => hints::engine(e),
+                PrepareError::Images(_) | PrepareError::Image { .. } => None,
+            };
+            Fatal {
+                error: e.into(),
+                hint,
+            }
+        })?;
+        println!("engine: {} at {}", engine.info(), endpoint.host);
+        if let Some(netns) = &endpoint.netns {
+            println!("        sealed in network namespace {}", netns.display());
         }
-    })?;
-
-    println!("engine: {} at {}", engine.info(), endpoint.host);
-    if let Some(netns) = &endpoint.netns {
-        println!("        sealed in network namespace {}", netns.display());
+        if images.is_empty() {
+            images = ready;
+        }
+        engines.push(engine);
     }
     for image in &images {
         println!("image:  {image}");
@@ -295,14 +331,16 @@ fn test(
         .map(|p| p.blocks.len())
         .sum();
     let mut out = Printer::new(color, blocks);
-    let pages = runner::run_book(&engine, &book, &options, &mut out);
+    let pages = runner::run_book(&engines, &book, &options, &mut out);
     let counts = out.summary(&pages, start, &book.config.snapshot_dir(&book.root));
     if engine::cancelled() {
         eprintln!("interrupted: the pages that ran removed what they created");
         return Ok(Outcome::Interrupted);
     }
     if let Some(path) = &junit {
-        let xml = report::junit(&pages, &engine.info().to_string(), start.elapsed());
+        let mut names: Vec<String> = engines.iter().map(|e| e.info().to_string()).collect();
+        names.dedup();
+        let xml = report::junit(&pages, &names.join(", "), start.elapsed());
         std::fs::write(path, xml).map_err(|e| Fatal {
             error: anyhow::Error::new(e)
                 .context(format!("cannot write the JUnit report {}", path.display())),

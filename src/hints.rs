@@ -20,6 +20,14 @@ pub(crate) fn engine(e: &EngineError) -> Option<String> {
     }
 }
 
+/// For a `--jobs` larger than the engines at hand.
+pub(crate) fn more_engines(jobs: usize) -> String {
+    format!(
+        "start {jobs} sealed engines with `sudo scripts/engine-start {jobs}`, or name more with --engine \
+         or DOCKTEST_ENGINES"
+    )
+}
+
 /// For pending snapshots in `dir`. cargo-insta finds them through the cargo package that holds them.
 pub(crate) fn review(dir: &Path) -> String {
     format!(

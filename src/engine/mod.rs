@@ -133,6 +133,53 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// The engine at `host`. A sealed engine of docktest's has a `netns` file next to its socket naming the
+    /// network namespace it runs in, which the page's terminals then join; any other engine is used as the
+    /// user's shell would use it.
+    pub fn for_host(host: &str) -> Endpoint {
+        let from_env = Endpoint::from_env();
+        if from_env.host == host {
+            return from_env;
+        }
+        let netns = host
+            .strip_prefix("unix://")
+            .and_then(|socket| Path::new(socket).parent())
+            .and_then(|dir| std::fs::read_to_string(dir.join("netns")).ok())
+            .map(|name| PathBuf::from(name.trim()))
+            .filter(|netns| netns.exists());
+        Endpoint {
+            host: host.to_string(),
+            netns,
+        }
+    }
+}
+
+/// The engines a run may use: `hosts` when given (`--engine`), else those `DOCKTEST_ENGINES` lists
+/// (whitespace-separated DOCKER_HOSTs, as `scripts/engine-start N` prints them), else the one engine
+/// [`Endpoint::from_env`] finds.
+pub fn pool(hosts: &[String]) -> Vec<Endpoint> {
+    let listed: Vec<String> = if hosts.is_empty() {
+        std::env::var("DOCKTEST_ENGINES")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    } else {
+        hosts.to_vec()
+    };
+    if listed.is_empty() {
+        return vec![Endpoint::from_env()];
+    }
+    let mut pool: Vec<Endpoint> = Vec::new();
+    for host in listed {
+        if !pool.iter().any(|e| e.host == host) {
+            pool.push(Endpoint::for_host(&host));
+        }
+    }
+    pool
+}
+
 /// The engine's identity, for report headers and snapshots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineInfo {

@@ -10,6 +10,7 @@
 
 mod block;
 mod page;
+mod pool;
 mod record;
 
 use std::path::PathBuf;
@@ -210,26 +211,36 @@ pub trait Observer {
 
 impl Observer for () {}
 
-/// Runs every page of the book (or those matching the filter), one after another.
+/// Runs every page of the book that the options select. With one engine the pages run one after another;
+/// with several, one page per engine at a time, longest first, so that no two pages running at once see
+/// each other's names, ports or addresses. Either way the observer hears of the pages, and the result lists
+/// them, in page order, as a run on one engine would tell them.
 pub fn run_book(
-    engine: &Engine,
+    engines: &[Engine],
     book: &Book,
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Vec<PageRun> {
     let snapshot_dir = book.config.snapshot_dir(&book.root);
     let date = today();
-    book.pages
-        .iter()
-        .filter(|p| options.selects(p))
-        .take_while(|_| !engine::cancelled())
-        .map(|page| {
-            observer.page_started(page);
-            let run = page::run_page(engine, page, options, &snapshot_dir, &date, observer);
-            observer.page_done(&run);
-            run
-        })
-        .collect()
+    let pages: Vec<&Page> = book.pages.iter().filter(|p| options.selects(p)).collect();
+    let run = |engine: &Engine, page: &Page, observer: &mut dyn Observer| {
+        page::run_page(engine, page, options, &snapshot_dir, &date, observer)
+    };
+    match engines {
+        [] => Vec::new(),
+        [engine] => pages
+            .iter()
+            .take_while(|_| !engine::cancelled())
+            .map(|page| {
+                observer.page_started(page);
+                let result = run(engine, page, observer);
+                observer.page_done(&result);
+                result
+            })
+            .collect(),
+        _ => pool::run_pages(engines, &pages, run, observer),
+    }
 }
 
 /// Asks the engine until it answers: an engine that is restarting comes back within seconds, so only an

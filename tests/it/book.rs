@@ -2,27 +2,37 @@
 //! and its transcript must match its reviewed snapshot in `snapshots/` (asserted with insta, so a change
 //! becomes a pending snapshot for `cargo insta review`).
 
-use crate::support::{self, Book, Endpoint, RunOptions, SnapshotMode, Verdict};
+use crate::support::{self, Book, RunOptions, SnapshotMode, Verdict};
 
-// Every block of the guide must verify, none skipped, and every transcript must equal its snapshot.
+// Every block of the guide must verify, none skipped, and every transcript must equal its snapshot. The
+// pages run on every engine DOCKTEST_ENGINES lists (one page per engine at a time), else on the one engine.
 #[test]
 fn every_block_of_the_book_is_verified() {
     let _engine_lock = support::lock_engine();
     let root = support::manifest_dir().join("book");
     let book = Book::load(&root).unwrap_or_else(|e| panic!("{e}"));
-    let (engine, _images) = support::prepare(&book, Endpoint::from_env()).unwrap_or_else(|e| {
-        panic!(
-            "this test needs a Docker engine: {}\nstart one with `sudo scripts/engine-start`",
-            support::error_chain(&e)
-        )
-    });
-    let before = engine.inventory().expect("engine inventory");
+    let engines: Vec<_> = support::pool(&[])
+        .into_iter()
+        .map(|endpoint| {
+            let (engine, _images) = support::prepare(&book, endpoint).unwrap_or_else(|e| {
+                panic!(
+                    "this test needs a Docker engine: {}\nstart one with `sudo scripts/engine-start`",
+                    support::error_chain(&e)
+                )
+            });
+            engine
+        })
+        .collect();
+    let before: Vec<_> = engines
+        .iter()
+        .map(|engine| engine.inventory().expect("engine inventory"))
+        .collect();
     let options = RunOptions {
         filter: None,
         snapshots: SnapshotMode::Skip,
         color: false,
     };
-    let pages = support::run_book(&engine, &book, &options, &mut ());
+    let pages = support::run_book(&engines, &book, &options, &mut ());
 
     let mut problems = Vec::new();
     let mut ran = 0;
@@ -73,6 +83,8 @@ fn every_block_of_the_book_is_verified() {
         ran >= 12,
         "the book has at least 12 runnable blocks, found {ran}"
     );
-    support::assert_left_as_found(&engine, &before);
+    for (engine, before) in engines.iter().zip(&before) {
+        support::assert_left_as_found(engine, before);
+    }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }

@@ -197,3 +197,54 @@ fn not_a_book_exits_2() {
     assert_eq!(run.code, Some(2));
     insta::assert_snapshot!(run.stderr, @"error: /nonexistent-book is not an mdBook book: no book.toml");
 }
+
+// `--jobs 2` runs two pages at once, each on an engine of its own: the fixture's pages use the same names
+// (they would clash on one engine) and each waits for the other (they pass only when run at the same time).
+// The report still tells them in page order, and every engine is left as it was found.
+#[test]
+fn jobs_run_pages_at_once_on_engines_of_their_own() {
+    let _lock = support::lock_engine();
+    let pool = support::pool(&[]);
+    assert!(
+        pool.len() >= 2,
+        "this test needs two engines; start them with `eval \"$(sudo scripts/engine-start 2)\"` (it sets \
+         DOCKTEST_ENGINES), found {pool:?}"
+    );
+    let engines: Vec<_> = pool
+        .iter()
+        .take(2)
+        .map(|e| support::engine_at(e.clone()))
+        .collect();
+    let before: Vec<_> = engines.iter().map(|e| e.inventory().unwrap()).collect();
+    let rendezvous = std::path::Path::new("/tmp/dt-fixture-jobs");
+    let _ = std::fs::remove_dir_all(rendezvous);
+    let run = test_book(fixture("jobs")).args(["--jobs", "2"]).run();
+    let _ = std::fs::remove_dir_all(rendezvous);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("4 verified, 0 failed"), "{run}");
+    let a = run.stdout.find("src/a.md\n").expect("page a reported");
+    let b = run.stdout.find("src/b.md\n").expect("page b reported");
+    assert!(a < b, "pages reported in page order: {run}");
+    for (engine, before) in engines.iter().zip(&before) {
+        support::assert_left_as_found(engine, before);
+    }
+}
+
+// Asking for more jobs than there are engines says so, with the command that starts more.
+#[test]
+fn jobs_beyond_the_engines_at_hand_are_named() {
+    let _lock = support::lock_engine();
+    let run = test_book(fixture("clean"))
+        .args(["--jobs", "9"])
+        .env("DOCKTEST_ENGINES", "")
+        .run();
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stderr
+            .contains("warning: --jobs 9, but 1 engine(s) are available")
+            && run
+                .stderr
+                .contains("hint: start 9 sealed engines with `sudo scripts/engine-start 9`"),
+        "{run}"
+    );
+}

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub use mdbook_docktest::book::Book;
 pub use mdbook_docktest::config::Config;
-pub use mdbook_docktest::engine::{Endpoint, Engine, Inventory};
+pub use mdbook_docktest::engine::{pool, Endpoint, Engine, Inventory};
 pub use mdbook_docktest::runner::{prepare, run_book, RunOptions, SnapshotMode, Verdict};
 pub use mdbook_docktest::snippet::{
     parse_page, parse_page_with, Page, Prompt, Prompts, SessionChange, Status,
