@@ -144,10 +144,9 @@ fn run(cli: Cli) -> Result<Outcome, Fatal> {
 
 /// `clean`: what killed runs left, from their journals.
 fn clean() -> Result<Outcome, Fatal> {
-    let engine = Engine::connect(Endpoint::from_env()).map_err(|e| Fatal {
-        hint: hints::engine(&e),
-        error: e.into(),
-    })?;
+    let engine = Endpoint::from_env()
+        .and_then(Engine::connect)
+        .map_err(engine_fatal)?;
     let removed = engine.clean()?;
     if removed.is_empty() {
         println!("nothing to clean: no killed run left anything in this engine");
@@ -162,6 +161,14 @@ fn clean() -> Result<Outcome, Fatal> {
         }
     }
     Ok(Outcome::Verified)
+}
+
+/// An engine docktest cannot use, with what the user can do about it.
+fn engine_fatal(e: engine::EngineError) -> Fatal {
+    Fatal {
+        hint: hints::engine(&e),
+        error: e.into(),
+    }
 }
 
 /// Ctrl-C stops the run as soon as the command in flight is given up on, and each page still removes what it
@@ -270,7 +277,7 @@ fn test(
         })?;
     }
     stop_on_ctrl_c();
-    let endpoint = Endpoint::from_env();
+    let endpoint = Endpoint::from_env().map_err(engine_fatal)?;
     let (engine, images) = runner::prepare(&book, endpoint.clone()).map_err(|e| {
         let hint = match &e {
             PrepareError::Engine(e) => hints::engine(e),

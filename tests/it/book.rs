@@ -2,7 +2,7 @@
 //! and its transcript must match its reviewed snapshot in `snapshots/` (asserted with insta, so a change
 //! becomes a pending snapshot for `cargo insta review`).
 
-use crate::support::{self, Book, Endpoint, RunOptions, SnapshotMode, Verdict};
+use crate::support::{self, Book, RunOptions, SnapshotMode, Verdict};
 
 // Every block of the guide must verify, none skipped, and every transcript must equal its snapshot.
 #[test]
@@ -10,7 +10,7 @@ fn every_block_of_the_book_is_verified() {
     let _engine_lock = support::lock_engine();
     let root = support::manifest_dir().join("book");
     let book = Book::load(&root).unwrap_or_else(|e| panic!("{e}"));
-    let (engine, _images) = support::prepare(&book, Endpoint::from_env()).unwrap_or_else(|e| {
+    let (engine, _images) = support::prepare(&book, support::endpoint()).unwrap_or_else(|e| {
         panic!(
             "this test needs a Docker engine: {}\nstart one with `sudo scripts/engine-start`",
             support::error_chain(&e)

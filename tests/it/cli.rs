@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, docker, fixture, test_book, Endpoint};
+use crate::support::{self, docker, fixture, test_book};
 
 // A stale expected line must fail the run with its file:line and a diff, and the page's objects must go.
 #[test]
@@ -108,7 +108,7 @@ impl UserObjects {
         ] {
             let _ = Command::new("docker")
                 .args(args)
-                .env("DOCKER_HOST", Endpoint::from_env().host)
+                .env("DOCKER_HOST", support::endpoint().host)
                 .output();
         }
     }
