@@ -146,27 +146,16 @@ fn run(cli: Cli) -> Result<Outcome, Fatal> {
             update,
             jobs,
             engines,
-        }) => test(
-            book,
-            filter,
-            junit,
-            update,
-            engine::pool(&engines)
-                .into_iter()
-                .take(jobs.into())
-                .collect(),
-            jobs.into(),
-        ),
+        }) => test(book, filter, junit, update, engines, jobs.into()),
         Some(Command::Clean) => clean(),
     }
 }
 
 /// `clean`: what killed runs left, from their journals.
 fn clean() -> Result<Outcome, Fatal> {
-    let engine = Engine::connect(Endpoint::from_env()).map_err(|e| Fatal {
-        hint: hints::engine(&e),
-        error: e.into(),
-    })?;
+    let engine = Endpoint::from_env()
+        .and_then(Engine::connect)
+        .map_err(engine_fatal)?;
     let removed = engine.clean()?;
     if removed.is_empty() {
         println!("nothing to clean: no killed run left anything in this engine");
@@ -181,6 +170,14 @@ fn clean() -> Result<Outcome, Fatal> {
         }
     }
     Ok(Outcome::Verified)
+}
+
+/// An engine docktest cannot use, with what the user can do about it.
+fn engine_fatal(e: engine::EngineError) -> Fatal {
+    Fatal {
+        hint: hints::engine(&e),
+        error: e.into(),
+    }
 }
 
 /// Ctrl-C stops the run as soon as the command in flight is given up on, and each page still removes what it
@@ -256,7 +253,7 @@ fn test(
     filter: Option<String>,
     junit: Option<PathBuf>,
     update: bool,
-    endpoints: Vec<Endpoint>,
+    engine_hosts: Vec<String>,
     jobs: usize,
 ) -> Result<Outcome, Fatal> {
     let start = Instant::now();
@@ -291,6 +288,8 @@ fn test(
         })?;
     }
     stop_on_ctrl_c();
+    let mut endpoints = engine::pool(&engine_hosts).map_err(engine_fatal)?;
+    endpoints.truncate(jobs);
     if endpoints.len() < jobs {
         eprintln!(
             "warning: --jobs {jobs}, but {} engine(s) are available: {} page(s) run at a time\nhint: {}",

@@ -16,6 +16,17 @@ pub(crate) fn engine(e: &EngineError) -> Option<String> {
                 .to_string(),
         ),
         EngineError::TooOld { .. } => Some("upgrade the engine to Docker 20.10 or newer".to_string()),
+        EngineError::SealedNamespaceMissing { .. } => Some(
+            "restart the engine with `sudo scripts/engine-stop`, then `sudo scripts/engine-start` (with the \
+             DOCKTEST_NETNS_NAME, DOCKTEST_STATE and DOCKTEST_RUN it was started with), or set DOCKTEST_NETNS \
+             to the network namespace it runs in"
+                .to_string(),
+        ),
+        EngineError::NetnsMissing { .. } => Some(
+            "set DOCKTEST_NETNS to the network namespace the engine runs in (`eval \"$(sudo \
+             scripts/engine-start)\"` sets it), or unset it for an engine that runs in this machine's own"
+                .to_string(),
+        ),
         _ => None,
     }
 }

@@ -40,10 +40,11 @@ pub(crate) fn cancelled() -> bool {
     CANCELLED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
-/// The socket `scripts/engine-start` gives docktest's sealed engine.
+/// The socket `scripts/engine-start` gives docktest's sealed engine by default.
 pub const SEALED_SOCKET: &str = "/run/docktest/docker.sock";
-/// The network namespace `scripts/engine-start` runs it in.
-pub const SEALED_NETNS: &str = "/var/run/netns/docktest";
+/// The file `scripts/engine-start` writes next to a sealed engine's socket: the path of the network
+/// namespace the engine runs in. Every sealed engine has its own folder, socket and file.
+pub const NETNS_MARKER: &str = "docktest-netns";
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
 /// The oldest engine API docktest works with (Docker 20.10, what Debian 12's `docker.io` gives).
@@ -72,6 +73,20 @@ pub enum EngineError {
         #[source]
         source: bollard::errors::Error,
     },
+    #[error(
+        "the engine at {endpoint} runs in network namespace {}, which does not exist",
+        netns.display()
+    )]
+    SealedNamespaceMissing { endpoint: String, netns: PathBuf },
+    #[error("cannot read {} to find the network namespace of the engine at {endpoint}", marker.display())]
+    Marker {
+        endpoint: String,
+        marker: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("network namespace {} (DOCKTEST_NETNS) does not exist", netns.display())]
+    NetnsMissing { netns: PathBuf },
     #[error("cannot remove {kind} {name}")]
     Remove {
         kind: &'static str,
@@ -107,58 +122,70 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `DOCKER_HOST` when set (with `DOCKTEST_NETNS`); else docktest's sealed engine when its socket exists;
-    /// else the default socket.
-    pub fn from_env() -> Endpoint {
+    /// The engine is `DOCKER_HOST` when set; else docktest's sealed engine when its socket exists; else the
+    /// default socket. Its terminals join `DOCKTEST_NETNS` when set; else, for one of docktest's sealed
+    /// engines, the namespace its marker names, so that `DOCKER_HOST` alone is enough; any other engine is
+    /// used from this machine's namespace, as the user's shell uses it. A namespace that does not exist is
+    /// an error: terminals outside their engine's namespace would reach this machine's network instead.
+    pub fn from_env() -> Result<Endpoint, EngineError> {
+        let host = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| {
+                let socket = if Path::new(SEALED_SOCKET).exists() {
+                    SEALED_SOCKET
+                } else {
+                    DEFAULT_SOCKET
+                };
+                format!("unix://{socket}")
+            });
         let netns = std::env::var_os("DOCKTEST_NETNS")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
-            return Endpoint { host, netns };
-        }
-        if Path::new(SEALED_SOCKET).exists() {
-            return Endpoint {
-                host: format!("unix://{SEALED_SOCKET}"),
-                netns: netns.or_else(|| {
-                    Path::new(SEALED_NETNS)
-                        .exists()
-                        .then(|| PathBuf::from(SEALED_NETNS))
-                }),
-            };
-        }
-        Endpoint {
-            host: format!("unix://{DEFAULT_SOCKET}"),
-            netns,
-        }
+        Endpoint::resolve(host, netns)
+    }
+
+    /// The endpoint of the engine at `host`, with the namespace its terminals join (`netns` when given).
+    fn resolve(host: String, netns: Option<PathBuf>) -> Result<Endpoint, EngineError> {
+        let netns = match netns {
+            Some(netns) if !netns.exists() => return Err(EngineError::NetnsMissing { netns }),
+            Some(netns) => Some(netns),
+            None => match sealed_netns(&host)? {
+                Some(netns) if !netns.exists() => {
+                    return Err(EngineError::SealedNamespaceMissing {
+                        endpoint: host,
+                        netns,
+                    })
+                }
+                found => found,
+            },
+        };
+        Ok(Endpoint { host, netns })
     }
 }
 
-impl Endpoint {
-    /// The engine at `host`. A sealed engine of docktest's has a `netns` file next to its socket naming the
-    /// network namespace it runs in, which the page's terminals then join; any other engine is used as the
-    /// user's shell would use it.
-    pub fn for_host(host: &str) -> Endpoint {
-        let from_env = Endpoint::from_env();
-        if from_env.host == host {
-            return from_env;
-        }
-        let netns = host
-            .strip_prefix("unix://")
-            .and_then(|socket| Path::new(socket).parent())
-            .and_then(|dir| std::fs::read_to_string(dir.join("netns")).ok())
-            .map(|name| PathBuf::from(name.trim()))
-            .filter(|netns| netns.exists());
-        Endpoint {
-            host: host.to_string(),
-            netns,
-        }
+/// The namespace the marker next to the engine's socket names, when the engine at `host` is one of
+/// docktest's sealed engines; `None` for any other engine.
+fn sealed_netns(host: &str) -> Result<Option<PathBuf>, EngineError> {
+    let Some(socket) = host.strip_prefix("unix://") else {
+        return Ok(None);
+    };
+    let marker = Path::new(socket).with_file_name(NETNS_MARKER);
+    match std::fs::read_to_string(&marker) {
+        Ok(text) => Ok(Some(PathBuf::from(text.trim()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(EngineError::Marker {
+            endpoint: host.to_string(),
+            marker,
+            source,
+        }),
     }
 }
 
 /// The engines a run may use: `hosts` when given (`--engine`), else those `DOCKTEST_ENGINES` lists
 /// (whitespace-separated DOCKER_HOSTs, as `scripts/engine-start N` prints them), else the one engine
-/// [`Endpoint::from_env`] finds.
-pub fn pool(hosts: &[String]) -> Vec<Endpoint> {
+/// [`Endpoint::from_env`] finds. Each sealed engine's terminals join the namespace its marker names.
+pub fn pool(hosts: &[String]) -> Result<Vec<Endpoint>, EngineError> {
     let listed: Vec<String> = if hosts.is_empty() {
         std::env::var("DOCKTEST_ENGINES")
             .unwrap_or_default()
@@ -169,15 +196,15 @@ pub fn pool(hosts: &[String]) -> Vec<Endpoint> {
         hosts.to_vec()
     };
     if listed.is_empty() {
-        return vec![Endpoint::from_env()];
+        return Ok(vec![Endpoint::from_env()?]);
     }
     let mut pool: Vec<Endpoint> = Vec::new();
     for host in listed {
         if !pool.iter().any(|e| e.host == host) {
-            pool.push(Endpoint::for_host(&host));
+            pool.push(Endpoint::resolve(host, None)?);
         }
     }
-    pool
+    Ok(pool)
 }
 
 /// The engine's identity, for report headers and snapshots.
@@ -597,5 +624,62 @@ mod tests {
         assert!(parse_api("1.41").unwrap() >= MIN_API);
         assert!(parse_api("1.53").unwrap() >= MIN_API);
         assert_eq!(parse_api("garbage"), None);
+    }
+
+    /// A folder like the one `scripts/engine-start` fills: a socket path and, when `netns` is given, the
+    /// marker naming it.
+    fn run_dir(netns: Option<&Path>) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(netns) = netns {
+            std::fs::write(
+                dir.path().join(NETNS_MARKER),
+                format!("{}\n", netns.display()),
+            )
+            .unwrap();
+        }
+        let host = format!("unix://{}", dir.path().join("docker.sock").display());
+        (dir, host)
+    }
+
+    // With only DOCKER_HOST naming a sealed engine, the terminals ran in this machine's namespace and the
+    // book's `curl http://172.17.0.1:8080` went out towards the machine's real network.
+    #[test]
+    fn a_sealed_engine_is_joined_through_its_socket_alone() {
+        let netns = tempfile::NamedTempFile::new().unwrap();
+        let (_dir, host) = run_dir(Some(netns.path()));
+        let endpoint = Endpoint::resolve(host, None).unwrap();
+        assert_eq!(endpoint.netns.as_deref(), Some(netns.path()));
+    }
+
+    // A user's own engine (no marker next to its socket, or not a socket at all) is used as their shell uses
+    // it, from this machine's namespace.
+    #[test]
+    fn any_other_engine_is_used_from_this_machines_namespace() {
+        let (_dir, host) = run_dir(None);
+        assert_eq!(Endpoint::resolve(host, None).unwrap().netns, None);
+        let tcp = Endpoint::resolve("tcp://127.0.0.1:2375".into(), None).unwrap();
+        assert_eq!(tcp.netns, None);
+    }
+
+    // A sealed engine whose namespace is gone must stop the run: its terminals would run outside it.
+    #[test]
+    fn a_sealed_engine_without_its_namespace_is_an_error() {
+        let (_dir, host) = run_dir(Some(Path::new("/nonexistent/netns/dt-gone")));
+        let err = Endpoint::resolve(host, None).unwrap_err();
+        assert!(
+            matches!(&err, EngineError::SealedNamespaceMissing { netns, .. } if netns == Path::new("/nonexistent/netns/dt-gone")),
+            "{err:?}"
+        );
+    }
+
+    // DOCKTEST_NETNS names the namespace to join, whatever the socket says; a wrong one is an error too.
+    #[test]
+    fn docktest_netns_wins_and_must_exist() {
+        let netns = tempfile::NamedTempFile::new().unwrap();
+        let (_dir, host) = run_dir(Some(Path::new("/nonexistent/netns/dt-gone")));
+        let endpoint = Endpoint::resolve(host.clone(), Some(netns.path().into())).unwrap();
+        assert_eq!(endpoint.netns.as_deref(), Some(netns.path()));
+        let err = Endpoint::resolve(host, Some("/nonexistent/netns/dt-other".into())).unwrap_err();
+        assert!(matches!(err, EngineError::NetnsMissing { .. }), "{err:?}");
     }
 }

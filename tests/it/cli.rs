@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, docker, fixture, test_book, Endpoint};
+use crate::support::{self, docker, fixture, test_book};
 
 // A stale expected line must fail the run with its file:line and a diff, and the page's objects must go.
 #[test]
@@ -108,7 +108,7 @@ impl UserObjects {
         ] {
             let _ = Command::new("docker")
                 .args(args)
-                .env("DOCKER_HOST", Endpoint::from_env().host)
+                .env("DOCKER_HOST", support::endpoint().host)
                 .output();
         }
     }
@@ -204,7 +204,7 @@ fn not_a_book_exits_2() {
 #[test]
 fn jobs_run_pages_at_once_on_engines_of_their_own() {
     let _lock = support::lock_engine();
-    let pool = support::pool(&[]);
+    let pool = support::pool();
     assert!(
         pool.len() >= 2,
         "this test needs two engines; start them with `eval \"$(sudo scripts/engine-start 2)\"` (it sets \

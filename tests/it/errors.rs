@@ -82,6 +82,38 @@ fn engine_too_old() {
     assert!(run.stderr.contains("hint: upgrade the engine"));
 }
 
+// A sealed engine whose namespace is gone stops the run before anything runs (its terminals would run in this
+// machine's namespace), saying how to bring the namespace back.
+#[test]
+fn sealed_engine_without_its_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let netns = "/var/run/netns/dt-gone-for-this-test";
+    std::fs::write(dir.path().join(support::NETNS_MARKER), format!("{netns}\n")).unwrap();
+    let host = format!("unix://{}", dir.path().join("docker.sock").display());
+    let run = test_book(fixture("clean"))
+        .env("DOCKER_HOST", &host)
+        .env_remove("DOCKTEST_NETNS")
+        .run();
+    let err = error_line(&run);
+    assert_eq!(
+        err,
+        format!(
+            "error: the engine at {host} runs in network namespace {netns}, which does not exist"
+        )
+    );
+    let hints: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("hint:"))
+        .collect();
+    assert_eq!(hints.len(), 1, "{run}");
+    assert!(
+        hints[0].starts_with("hint: restart the engine with `sudo scripts/engine-stop`, then `sudo scripts/engine-start`"),
+        "{run}"
+    );
+    assert!(!run.stdout.contains("engine:"), "nothing ran: {run}");
+}
+
 /// Answers every request on the connection the way Docker 17.06 answers `GET /version`.
 fn answer_as_docker_17(stream: std::os::unix::net::UnixStream) {
     let body = r#"{"Version":"17.06.0-ce","ApiVersion":"1.30","MinAPIVersion":"1.12"}"#;

@@ -17,7 +17,7 @@ mod faults;
 mod parser_props;
 /// `mdbook build` with the preprocessor, replaying recorded snapshots, and the badge in headless Chromium.
 mod replay;
-/// The sealed engine's lack of any route off the machine.
+/// The sealed engine: no route off the machine, stock from inside, its namespace shared by the terminals.
 mod safety;
 /// Container sessions and named terminals.
 mod sessions;

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub use mdbook_docktest::book::Book;
 pub use mdbook_docktest::config::Config;
-pub use mdbook_docktest::engine::{pool, Endpoint, Engine, Inventory};
+pub use mdbook_docktest::engine::{Endpoint, Engine, Inventory, NETNS_MARKER};
 pub use mdbook_docktest::runner::{prepare, run_book, RunOptions, SnapshotMode, Verdict};
 pub use mdbook_docktest::snippet::{
     parse_page, parse_page_with, Page, Prompt, Prompts, SessionChange, Status,
@@ -100,6 +100,11 @@ impl Docktest {
         self
     }
 
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.0.env_remove(key);
+        self
+    }
+
     pub fn envs<'a>(mut self, vars: impl IntoIterator<Item = &'a (&'a str, &'a str)>) -> Self {
         for (k, v) in vars {
             self.0.env(k, v);
@@ -172,7 +177,7 @@ impl fmt::Display for Run {
 pub fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
-        .env("DOCKER_HOST", Endpoint::from_env().host)
+        .env("DOCKER_HOST", endpoint().host)
         .output()
         .expect("docker CLI runs");
     let run = Run::from(out);
@@ -203,6 +208,31 @@ pub fn lock_engine() -> MutexGuard<'static, ()> {
     ENGINE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The engine of `DOCKER_HOST` as docktest finds it; fails the test, saying how to fix it, when docktest
+/// could not use it.
+#[track_caller]
+pub fn endpoint() -> Endpoint {
+    Endpoint::from_env().unwrap_or_else(|e| {
+        panic!(
+            "this test needs a Docker engine docktest can use: {}; start docktest's own with `eval \"$(sudo \
+             scripts/engine-start)\"`",
+            error_chain(&e)
+        )
+    })
+}
+
+/// The engines a run uses without `--engine`: those DOCKTEST_ENGINES lists, else [`endpoint`]'s.
+#[track_caller]
+pub fn pool() -> Vec<Endpoint> {
+    mdbook_docktest::engine::pool(&[]).unwrap_or_else(|e| {
+        panic!(
+            "this test needs the engines DOCKTEST_ENGINES lists: {}; start docktest's own with `eval \"$(sudo \
+             scripts/engine-start 3)\"`",
+            error_chain(&e)
+        )
+    })
+}
+
 /// A client of the engine at `endpoint`; fails the test, saying how to start one, when there is none.
 #[track_caller]
 pub fn engine_at(endpoint: Endpoint) -> Engine {
@@ -217,7 +247,7 @@ pub fn engine_at(endpoint: Endpoint) -> Engine {
 /// A client of the engine of `DOCKER_HOST` (see [`engine_at`]).
 #[track_caller]
 pub fn engine() -> Engine {
-    engine_at(Endpoint::from_env())
+    engine_at(endpoint())
 }
 
 /// Fails the test unless the engine holds exactly what it held `before`.
