@@ -182,25 +182,28 @@ fn sealed_netns(host: &str) -> Result<Option<PathBuf>, EngineError> {
     }
 }
 
-/// The engines a run may use: `hosts` when given (`--engine`), else those `DOCKTEST_ENGINES` lists
-/// (whitespace-separated DOCKER_HOSTs, as `scripts/engine-start N` prints them), else the one engine
-/// [`Endpoint::from_env`] finds. Each sealed engine's terminals join the namespace its marker names.
-pub fn pool(hosts: &[String]) -> Result<Vec<Endpoint>, EngineError> {
-    let listed: Vec<String> = if hosts.is_empty() {
+/// The engines a run of `jobs` pages at a time uses: `hosts` when given (`--engine`); else, for more than one
+/// job, those `DOCKTEST_ENGINES` lists (whitespace-separated DOCKER_HOSTs, as `scripts/engine-start N`
+/// prints them); else the one engine [`Endpoint::from_env`] finds. At most `jobs` of them. Each sealed
+/// engine's terminals join the namespace its marker names.
+pub fn pool(hosts: &[String], jobs: usize) -> Result<Vec<Endpoint>, EngineError> {
+    let listed: Vec<String> = if !hosts.is_empty() {
+        hosts.to_vec()
+    } else if jobs > 1 {
         std::env::var("DOCKTEST_ENGINES")
             .unwrap_or_default()
             .split_whitespace()
             .map(str::to_string)
             .collect()
     } else {
-        hosts.to_vec()
+        Vec::new()
     };
     if listed.is_empty() {
         return Ok(vec![Endpoint::from_env()?]);
     }
     let mut pool: Vec<Endpoint> = Vec::new();
     for host in listed {
-        if !pool.iter().any(|e| e.host == host) {
+        if pool.len() < jobs && !pool.iter().any(|e| e.host == host) {
             pool.push(Endpoint::resolve(host, None)?);
         }
     }

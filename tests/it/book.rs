@@ -11,7 +11,7 @@ fn every_block_of_the_book_is_verified() {
     let _engine_lock = support::lock_engine();
     let root = support::manifest_dir().join("book");
     let book = Book::load(&root).unwrap_or_else(|e| panic!("{e}"));
-    let engines: Vec<_> = support::pool()
+    let engines: Vec<_> = support::pool(usize::MAX)
         .into_iter()
         .map(|endpoint| {
             let (engine, _images) = support::prepare(&book, endpoint).unwrap_or_else(|e| {

@@ -204,7 +204,7 @@ fn not_a_book_exits_2() {
 #[test]
 fn jobs_run_pages_at_once_on_engines_of_their_own() {
     let _lock = support::lock_engine();
-    let pool = support::pool();
+    let pool = support::pool(2);
     assert!(
         pool.len() >= 2,
         "this test needs two engines; start them with `eval \"$(sudo scripts/engine-start 2)\"` (it sets \

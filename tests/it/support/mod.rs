@@ -221,10 +221,11 @@ pub fn endpoint() -> Endpoint {
     })
 }
 
-/// The engines a run uses without `--engine`: those DOCKTEST_ENGINES lists, else [`endpoint`]'s.
+/// The engines a run of `jobs` pages at a time uses without `--engine`: those DOCKTEST_ENGINES lists, else
+/// [`endpoint`]'s.
 #[track_caller]
-pub fn pool() -> Vec<Endpoint> {
-    mdbook_docktest::engine::pool(&[]).unwrap_or_else(|e| {
+pub fn pool(jobs: usize) -> Vec<Endpoint> {
+    mdbook_docktest::engine::pool(&[], jobs).unwrap_or_else(|e| {
         panic!(
             "this test needs the engines DOCKTEST_ENGINES lists: {}; start docktest's own with `eval \"$(sudo \
              scripts/engine-start 3)\"`",
