@@ -85,8 +85,8 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         jobs: u16,
         /// An engine to run pages on, as a DOCKER_HOST (`unix:///run/docktest/docker.sock`, `ssh://ci`);
-        /// repeat it for several. Default: with --jobs above 1 the engines DOCKTEST_ENGINES lists, else the
-        /// one DOCKER_HOST names.
+        /// repeat it for several. Default: the `engines` book.toml lists; else, with --jobs above 1, those
+        /// DOCKTEST_ENGINES lists; else the one DOCKER_HOST names.
         #[arg(long = "engine", value_name = "HOST")]
         engines: Vec<String>,
     },
@@ -288,7 +288,12 @@ fn test(
         })?;
     }
     stop_on_ctrl_c();
-    let endpoints = engine::pool(&engine_hosts, jobs).map_err(engine_fatal)?;
+    let hosts = if engine_hosts.is_empty() {
+        &book.config.engines
+    } else {
+        &engine_hosts
+    };
+    let endpoints = engine::pool(hosts, jobs).map_err(engine_fatal)?;
     if endpoints.len() < jobs {
         eprintln!(
             "warning: --jobs {jobs}, but {} engine(s) are available: {} page(s) run at a time\nhint: {}",

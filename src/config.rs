@@ -12,6 +12,7 @@
 //! real-output = true             # show the real output where the page wrote `...` or `[..]`
 //! prompts = ['[/~]\S* # ', '# '] # container prompts, as regexes (replaces the defaults)
 //! bare-commands = true           # run prompt-less sh/bash fences, each line a command
+//! engines = ["unix:///run/docktest/docker.sock", "ssh://ci"]   # where `test` runs pages, see --engine
 //! ```
 
 use std::collections::BTreeMap;
@@ -71,6 +72,11 @@ pub struct Config {
     /// no claim about its output. Default: false (such fences are not run).
     #[serde(default)]
     pub bare_commands: bool,
+    /// The engines `mdbook-docktest test` runs pages on (each a DOCKER_HOST), when `--engine` names none: a
+    /// developer's Docker Desktop, a CI runner's engine, `ssh://` engines. Empty: DOCKTEST_ENGINES for
+    /// `--jobs` above 1, else the one engine DOCKER_HOST names.
+    #[serde(default)]
+    pub engines: Vec<String>,
     /// Local recipes for images that cannot be pulled, by image reference (`alpine:latest`).
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecipe>,
@@ -96,6 +102,7 @@ impl Default for Config {
             real_output: true,
             prompts: None,
             bare_commands: false,
+            engines: Vec::new(),
             images: BTreeMap::new(),
             command: None,
             before: Vec::new(),

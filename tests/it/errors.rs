@@ -139,3 +139,24 @@ fn answer_as_docker_17(stream: std::os::unix::net::UnixStream) {
         }
     }
 }
+
+// The engines book.toml names are the ones a run uses, before the DOCKER_HOST of the shell that runs it.
+#[test]
+fn engines_named_in_book_toml_come_first() {
+    let book = support::fixture_copy("clean");
+    let toml = book.path().join("book.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text.replace(
+        "[preprocessor.docktest]\n",
+        "[preprocessor.docktest]\nengines = [\"unix:///nonexistent/book-engine.sock\"]\n",
+    );
+    assert!(text.contains("book-engine.sock"), "{text}");
+    std::fs::write(&toml, text).unwrap();
+    let err = error_line(&test_book(book.path()).run());
+    assert!(
+        err.starts_with(
+            "error: cannot reach the Docker engine at unix:///nonexistent/book-engine.sock"
+        ),
+        "{err}"
+    );
+}
