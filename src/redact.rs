@@ -502,6 +502,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 static PLACEHOLDER_WHOLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^{PLACEHOLDER}$")).expect("placeholder pattern"));
 
+/// Whether a line holds a placeholder (`[IP1]`, `[TIME]`): text redacted, or written by an author, whose
+/// width is not the width of the value it stands for.
+pub(crate) fn holds_placeholder(line: &str) -> bool {
+    static ANYWHERE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(PLACEHOLDER).expect("placeholder pattern"));
+    line.contains('[') && ANYWHERE.is_match(line)
+}
+
 fn placeholder_class(text: &str) -> Option<Class> {
     let caps = PLACEHOLDER_WHOLE.captures(text)?;
     let name = caps.get(1).or_else(|| caps.get(2))?.as_str();
@@ -778,6 +786,34 @@ mod tests {
     }
 
     #[test]
+    fn docker_relative_times_are_durations() {
+        // `docker ps` and `docker images` print go-units' HumanDuration, alone, after `Up` or before `ago`:
+        // every phrase it makes is a clock, and the words around it (the exit code) stay.
+        let lines = [
+            ("4 seconds ago", "[TIME]"),
+            ("1 second ago", "[TIME]"),
+            ("About a minute ago", "[TIME]"),
+            ("Less than a second ago", "[TIME]"),
+            ("Up 3 seconds", "Up [TIME]"),
+            ("Up Less than a second", "Up [TIME]"),
+            ("Up About an hour", "Up [TIME]"),
+            ("Up 26 hours (healthy)", "Up [TIME] (healthy)"),
+            ("Up 5 days", "Up [TIME]"),
+            ("Exited (0) 2 minutes ago", "Exited (0) [TIME]"),
+            ("Exited (137) About an hour ago", "Exited (137) [TIME]"),
+            ("3 weeks ago   4.86MB", "[TIME]   4.86MB"),
+            ("2 months ago", "[TIME]"),
+            ("5 years ago", "[TIME]"),
+        ];
+        for (line, want) in lines {
+            assert_eq!(redact(line), want, "{line}");
+        }
+        // Words that only sound like a duration are text.
+        assert_eq!(redact("Created"), "Created");
+        assert_eq!(redact("a minute or so"), "a minute or so");
+    }
+
+    #[test]
     fn dates_become_date() {
         // Timestamps from inspect, date(1), HTTP headers and nginx logs.
         let lines = [
@@ -851,6 +887,15 @@ mod tests {
             "[IP2] [IP3] [MAC1]"
         );
         assert_eq!(page.redact("172.18.0.3"), "[IP1]");
+    }
+
+    #[test]
+    fn placeholders_are_found_anywhere_in_a_line() {
+        // Tables whose rows hold placeholders have lost their columns' positions.
+        assert!(holds_placeholder("[ID1]   bridge"));
+        assert!(holds_placeholder("Up [TIME]"));
+        assert!(!holds_placeholder("[::]:32768->80/tcp"));
+        assert!(!holds_placeholder("[..]   bridge"));
     }
 
     #[test]
