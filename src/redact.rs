@@ -502,6 +502,14 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 static PLACEHOLDER_WHOLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!("^{PLACEHOLDER}$")).expect("placeholder pattern"));
 
+/// Whether a line holds a placeholder (`[IP1]`, `[TIME]`): text redacted, or written by an author, whose
+/// width is not the width of the value it stands for.
+pub(crate) fn holds_placeholder(line: &str) -> bool {
+    static ANYWHERE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(PLACEHOLDER).expect("placeholder pattern"));
+    line.contains('[') && ANYWHERE.is_match(line)
+}
+
 fn placeholder_class(text: &str) -> Option<Class> {
     let caps = PLACEHOLDER_WHOLE.captures(text)?;
     let name = caps.get(1).or_else(|| caps.get(2))?.as_str();
@@ -615,6 +623,217 @@ pub fn volatile_spans(line: &str) -> Vec<Span> {
     spans
 }
 
+/// The spaces tabwriter leaves after a column's longest cell, in Docker's tables and in snapshots'.
+const TABLE_PADDING: usize = 3;
+
+/// A table as Docker, Podman and `ps` print one (Go's tabwriter): a header of upper-case column names, then
+/// rows, every cell padded to its column's width. Its widths follow its longest cells, so they are the
+/// machine's and the run's, not the output's: snapshots re-align tables after redaction, and the matcher
+/// compares them cell by cell.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    /// The header's line.
+    pub header: usize,
+    /// Where the header's columns start, in characters.
+    pub columns: Vec<usize>,
+    /// The lines after the header up to a blank line or the end.
+    pub rows: Range<usize>,
+}
+
+impl Table {
+    /// The cells of a line cut where the table's columns start, trimmed; `None` when a cut would go through
+    /// a word (the line does not sit in these columns).
+    pub(crate) fn cells<'a>(&self, line: &'a str) -> Option<Vec<&'a str>> {
+        cut(line, &self.columns)
+    }
+}
+
+/// The tables of some lines: each starts at a header line outside an earlier table.
+pub(crate) fn tables(lines: &[String]) -> Vec<Table> {
+    let mut tables = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(columns) = header_columns(&lines[i]) else {
+            i += 1;
+            continue;
+        };
+        let header = i;
+        i += 1;
+        while i < lines.len() && !lines[i].trim().is_empty() {
+            i += 1;
+        }
+        tables.push(Table {
+            header,
+            columns,
+            rows: header + 1..i,
+        });
+    }
+    tables
+}
+
+/// Where the columns of a table header start, in characters: a line of two or more upper-case names
+/// (`NETWORK ID`, `CPU %`) separated by runs of two or more spaces, starting at its first column. Docker's
+/// tables, Podman's and `ps`'s look like that; prose, logs and data rows have lower-case letters or values.
+fn header_columns(line: &str) -> Option<Vec<usize>> {
+    // The cheap tests first: most lines have no double space at all.
+    if !line.contains("  ") || line.starts_with(' ') {
+        return None;
+    }
+    let names = spaced_pieces(line);
+    let upper = |name: &str| {
+        name.bytes().any(|b| b.is_ascii_uppercase()) && !name.chars().any(char::is_lowercase)
+    };
+    if names.len() < 2 || !names.iter().all(|(_, name)| upper(name)) {
+        return None;
+    }
+    // `[IP1]   [MAC1]` in a redacted snapshot is a row, whatever its letters; so is `02:42:AC:11:00:02`.
+    if !volatile_spans(line).is_empty() {
+        return None;
+    }
+    Some(names.into_iter().map(|(start, _)| start).collect())
+}
+
+/// The cells of a line cut where the columns start, trimmed; `None` when a cut would go through a word
+/// (the line does not sit in these columns).
+fn cut<'a>(line: &'a str, columns: &[usize]) -> Option<Vec<&'a str>> {
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let byte = |c: usize| chars.get(c).map_or(line.len(), |&(b, _)| b);
+    let is_space = |c: usize| chars.get(c).is_some_and(|&(_, ch)| ch == ' ');
+    let mut cells = Vec::with_capacity(columns.len());
+    for (i, &start) in columns.iter().enumerate() {
+        let start = if i == 0 { 0 } else { start };
+        if start > 0 && start < chars.len() && !is_space(start - 1) && !is_space(start) {
+            return None;
+        }
+        let end = columns.get(i + 1).map_or(line.len(), |&next| byte(next));
+        cells.push(line[byte(start).min(end)..end].trim());
+    }
+    Some(cells)
+}
+
+/// The pieces of a line between runs of two or more spaces, with the character each starts at.
+pub(crate) fn spaced_pieces(line: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start: Option<(usize, usize)> = None; // (char, byte) where the current piece starts
+    let mut spaces = 0;
+    let mut end = 0; // byte after the current piece's last non-space
+    for (c, (b, ch)) in line.char_indices().enumerate() {
+        if ch == ' ' {
+            spaces += 1;
+            continue;
+        }
+        match start {
+            Some((first, from)) if spaces >= 2 => {
+                out.push((first, &line[from..end]));
+                start = Some((c, b));
+            }
+            None => start = Some((c, b)),
+            Some(_) => {}
+        }
+        spaces = 0;
+        end = b + ch.len_utf8();
+    }
+    if let Some((c, from)) = start {
+        out.push((c, &line[from..end]));
+    }
+    out
+}
+
+/// One entry of a JSON object keyed by an ID: its key line and closing line.
+#[derive(Debug, Clone)]
+struct Entry {
+    id: String,
+    start: usize,
+    end: usize,
+}
+
+/// The entries keyed by IDs that follow one another from line `at` on, at one indentation, if one starts
+/// there.
+fn keyed_entries(lines: &[String], mut at: usize) -> Option<Vec<Entry>> {
+    static KEY: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^( *)"([0-9a-f]{64}|[0-9a-f]{12})": \{$"#).expect("entry pattern")
+    });
+    let mut entries = Vec::new();
+    let mut indent: Option<String> = None;
+    while let Some(caps) = lines.get(at).and_then(|l| KEY.captures(l)) {
+        let (pad, id) = (&caps[1], &caps[2]);
+        if indent.as_deref().is_some_and(|i| i != pad) || !is_volatile(Class::Id, id) {
+            break;
+        }
+        let close = format!("{pad}}}");
+        let end = (at + 1..lines.len())
+            .find(|&j| lines[j] == close || lines[j] == format!("{close},"))?;
+        entries.push(Entry {
+            id: id.to_owned(),
+            start: at,
+            end,
+        });
+        indent = Some(pad.to_owned());
+        at = end + 1;
+    }
+    (!entries.is_empty()).then_some(entries)
+}
+
+/// A line with its volatile values left out, to order entries by what stays the same from run to run.
+fn without_values(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut last = 0;
+    for span in volatile_spans(line) {
+        out.push_str(&line[last..span.range.start]);
+        last = span.range.end;
+    }
+    out.push_str(&line[last..]);
+    out
+}
+
+static BUSYBOX_BAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(\d%) \|(\**)( *)\|").expect("bar pattern"));
+static WGET_BAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(\d%)\[(=*)(>?)( *)\]").expect("bar pattern"));
+static CURL_BAR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^#+( +\d+(?:\.\d+)?%)$").expect("bar pattern"));
+
+/// A line's progress bar drawn at one width, or `None` when the line holds no bar. busybox `wget` draws
+/// `|*****     |` as wide as the terminal minus 49 columns, GNU `wget` `[====>    ]` and `curl -#` a row
+/// of `#` as wide as the terminal too, and a terminal's width is the machine's, not the output's (even
+/// `docker exec -t` starts at 80 columns or at its terminal's, as the resize races the command). The bar
+/// keeps its state, not its width: `|*|` full, `|* |` partly filled, `| |` empty; the percentage next to
+/// it stays as printed. Only a bar next to its percentage counts: `| |` or `[==]` elsewhere is text.
+pub(crate) fn bar_at_one_width(line: &str) -> Option<String> {
+    if !line.contains('%') {
+        return None;
+    }
+    let mark = |caps: &regex::Captures<'_>, group: usize, mark: &str| {
+        if caps.get(group).is_some_and(|m| !m.is_empty()) {
+            mark.to_string()
+        } else {
+            String::new()
+        }
+    };
+    if BUSYBOX_BAR.is_match(line) {
+        let form = BUSYBOX_BAR.replace(line, |caps: &regex::Captures<'_>| {
+            format!(
+                "{} |{}{}|",
+                &caps[1],
+                mark(caps, 2, "*"),
+                mark(caps, 3, " ")
+            )
+        });
+        return Some(form.into_owned());
+    }
+    if WGET_BAR.is_match(line) {
+        let form = WGET_BAR.replace(line, |caps: &regex::Captures<'_>| {
+            let (fill, head, rest) = (mark(caps, 2, "="), mark(caps, 3, ">"), mark(caps, 4, " "));
+            format!("{}[{fill}{head}{rest}]", &caps[1])
+        });
+        return Some(form.into_owned());
+    }
+    if CURL_BAR.is_match(line) {
+        return Some(CURL_BAR.replace(line, "#$1").into_owned());
+    }
+    None
+}
+
 /// Replaces volatile values by placeholders numbered in order of first appearance. Keep one per page: the
 /// numbers are what lets a snapshot say "the address shown here is the one shown three blocks above".
 #[derive(Debug, Default, Clone)]
@@ -629,24 +848,130 @@ impl Redactor {
     }
 
     /// Redacts normalized text (see [`normalize`]); placeholders already present are left as they are.
+    /// What changes from run to run without being a value is made steady too, so that a snapshot of the same
+    /// output is the same snapshot: progress bars are drawn at one width, the entries of a JSON object keyed
+    /// by IDs come in a steady order, and tables are re-aligned around their placeholders.
     pub fn redact(&mut self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        for line in text.split_inclusive('\n') {
-            let body = line.strip_suffix('\n').unwrap_or(line);
-            let mut last = 0;
-            for span in volatile_spans(body) {
-                let value = &body[span.range.clone()];
-                out.push_str(&body[last..span.range.start]);
-                if placeholder_class(value).is_some() {
-                    out.push_str(value);
-                } else {
-                    out.push_str(&self.placeholder(span.class, value));
+        let mut lines: Vec<String> = text
+            .split('\n')
+            .map(|line| bar_at_one_width(line).unwrap_or_else(|| line.to_owned()))
+            .collect();
+        self.steady_order(&mut lines);
+        let tables = tables(&lines);
+        let mut out: Vec<String> = Vec::with_capacity(lines.len());
+        // Line by line, so that values are numbered in the order they appear.
+        let mut i = 0;
+        while i < lines.len() {
+            if let Some(table) = tables.iter().find(|t| t.header == i) {
+                if let Some(rows) = self.realigned(table, &lines) {
+                    out.extend(rows);
+                    i = table.rows.end;
+                    continue;
                 }
-                last = span.range.end;
             }
-            out.push_str(&line[last..]);
+            out.push(self.redact_line(&lines[i]));
+            i += 1;
         }
+        out.join("\n")
+    }
+
+    fn redact_line(&mut self, line: &str) -> String {
+        let mut out = String::with_capacity(line.len());
+        let mut last = 0;
+        for span in volatile_spans(line) {
+            let value = &line[span.range.clone()];
+            out.push_str(&line[last..span.range.start]);
+            if placeholder_class(value).is_some() {
+                out.push_str(value);
+            } else {
+                out.push_str(&self.placeholder(span.class, value));
+            }
+            last = span.range.end;
+        }
+        out.push_str(&line[last..]);
         out
+    }
+
+    /// A table's lines redacted cell by cell and aligned again as tabwriter aligns them (three spaces after
+    /// the longest cell of each column): padded as printed, a row would keep the width of the values its
+    /// placeholders replaced, and change whenever a duration got longer. `None`, and nothing numbered, when
+    /// a line does not sit in the header's columns.
+    fn realigned(&mut self, table: &Table, lines: &[String]) -> Option<Vec<String>> {
+        let all = table.header..table.rows.end;
+        let cells: Vec<Vec<&str>> = lines[all]
+            .iter()
+            .map(|l| table.cells(l))
+            .collect::<Option<_>>()?;
+        let cells: Vec<Vec<String>> = cells
+            .into_iter()
+            .map(|row| row.into_iter().map(|cell| self.redact_line(cell)).collect())
+            .collect();
+        let widths: Vec<usize> = (0..table.columns.len())
+            .map(|c| {
+                cells
+                    .iter()
+                    .map(|row| row[c].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let rows = cells.iter().map(|row| {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                line.push_str(cell);
+                if c + 1 < row.len() {
+                    let pad = widths[c] + TABLE_PADDING - cell.chars().count();
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+            line.trim_end().to_owned()
+        });
+        Some(rows.collect())
+    }
+
+    /// Puts the entries of a pretty-printed JSON object keyed by IDs (the `Containers` of `docker network
+    /// inspect`) in a steady order. The engine sorts them by ID, and a new run's random IDs sort another way,
+    /// which would change the snapshot every other run. IDs the page showed before come in the order their
+    /// placeholders were numbered (the order the page met them), others by what their entry holds, its
+    /// volatile values left out. An entry's commas stay where they were.
+    fn steady_order(&self, lines: &mut [String]) {
+        if !lines.iter().any(|l| l.ends_with("\": {")) {
+            return;
+        }
+        let mut i = 0;
+        while i < lines.len() {
+            let Some(group) = keyed_entries(lines, i) else {
+                i += 1;
+                continue;
+            };
+            let end = group.last().map_or(i, |e| e.end);
+            if group.len() > 1 {
+                let order_of = |entry: &Entry| {
+                    let number = self.numbers.get(&(Class::Id, Class::Id.key(&entry.id)));
+                    let body: String = lines[entry.start + 1..entry.end]
+                        .iter()
+                        .map(|l| without_values(l))
+                        .collect();
+                    (number.copied().unwrap_or(usize::MAX), body)
+                };
+                let mut sorted = group.clone();
+                sorted.sort_by_cached_key(order_of);
+                let closing: Vec<bool> =
+                    group.iter().map(|e| lines[e.end].contains("},")).collect();
+                let mut reordered: Vec<String> = Vec::new();
+                for (entry, comma) in sorted.iter().zip(closing) {
+                    let mut block = lines[entry.start..=entry.end].to_vec();
+                    let last = block.last_mut().expect("an entry has a closing line");
+                    *last = last.replacen("},", "}", 1);
+                    if comma {
+                        *last = last.replacen('}', "},", 1);
+                    }
+                    reordered.extend(block);
+                }
+                lines[i..=end].clone_from_slice(&reordered);
+            }
+            i = end + 1;
+        }
     }
 
     fn placeholder(&mut self, class: Class, value: &str) -> String {
@@ -768,13 +1093,41 @@ mod tests {
             ("Less than a second ago", "[TIME]"),
             (
                 "index.html 100% |****| 615  0:00:00 ETA",
-                "index.html 100% |****| 615  [TIME] ETA",
+                "index.html 100% |*| 615  [TIME] ETA",
             ),
             ("saved (45.2 MB/s)", "saved ([TIME])"),
         ];
         for (line, want) in lines {
             assert_eq!(redact(line), want, "{line}");
         }
+    }
+
+    #[test]
+    fn docker_relative_times_are_durations() {
+        // `docker ps` and `docker images` print go-units' HumanDuration, alone, after `Up` or before `ago`:
+        // every phrase it makes is a clock, and the words around it (the exit code) stay.
+        let lines = [
+            ("4 seconds ago", "[TIME]"),
+            ("1 second ago", "[TIME]"),
+            ("About a minute ago", "[TIME]"),
+            ("Less than a second ago", "[TIME]"),
+            ("Up 3 seconds", "Up [TIME]"),
+            ("Up Less than a second", "Up [TIME]"),
+            ("Up About an hour", "Up [TIME]"),
+            ("Up 26 hours (healthy)", "Up [TIME] (healthy)"),
+            ("Up 5 days", "Up [TIME]"),
+            ("Exited (0) 2 minutes ago", "Exited (0) [TIME]"),
+            ("Exited (137) About an hour ago", "Exited (137) [TIME]"),
+            ("3 weeks ago   4.86MB", "[TIME]   4.86MB"),
+            ("2 months ago", "[TIME]"),
+            ("5 years ago", "[TIME]"),
+        ];
+        for (line, want) in lines {
+            assert_eq!(redact(line), want, "{line}");
+        }
+        // Words that only sound like a duration are text.
+        assert_eq!(redact("Created"), "Created");
+        assert_eq!(redact("a minute or so"), "a minute or so");
     }
 
     #[test]
@@ -851,6 +1204,175 @@ mod tests {
             "[IP2] [IP3] [MAC1]"
         );
         assert_eq!(page.redact("172.18.0.3"), "[IP1]");
+    }
+
+    #[test]
+    fn placeholders_are_found_anywhere_in_a_line() {
+        // Tables whose rows hold placeholders have lost their columns' positions.
+        assert!(holds_placeholder("[ID1]   bridge"));
+        assert!(holds_placeholder("Up [TIME]"));
+        assert!(!holds_placeholder("[::]:32768->80/tcp"));
+        assert!(!holds_placeholder("[..]   bridge"));
+    }
+
+    // A bar's form keeps its state and drops its width; the percentage stays.
+    #[test]
+    fn progress_bars_lose_their_width() {
+        let at = |line: &str| bar_at_one_width(line).expect("a bar");
+        let narrow =
+            "index.html           100% |*******************************|   615  0:00:00 ETA";
+        let wide = "index.html           100% |***********************************************************************|   615  0:00:00 ETA";
+        assert_eq!(at(narrow), at(wide));
+        assert_eq!(
+            at(narrow),
+            "index.html           100% |*|   615  0:00:00 ETA"
+        );
+        // So a snapshot of the same download at another width is the same snapshot.
+        assert_eq!(redact(narrow), redact(wide));
+        assert_eq!(
+            at("index.html            50% |***************                |   307  0:00:01 ETA"),
+            "index.html            50% |* |   307  0:00:01 ETA"
+        );
+        assert_eq!(
+            at("index.html             0% |                               |     0  --:--:-- ETA"),
+            "index.html             0% | |     0  --:--:-- ETA"
+        );
+        assert_eq!(
+            at("index.html          100%[===================>]     615  --.-KB/s    in 0s"),
+            "index.html          100%[=>]     615  --.-KB/s    in 0s"
+        );
+        assert_eq!(
+            at("######################################################################## 100.0%"),
+            "# 100.0%"
+        );
+        // Bars need their percentage.
+        assert_eq!(bar_at_one_width("| |  |**|"), None);
+        assert_eq!(bar_at_one_width("50% done [ok]"), None);
+    }
+
+    // Docker's column names make a header; prose, data rows and values do not.
+    #[test]
+    fn headers_are_upper_case_names_in_columns() {
+        assert_eq!(
+            header_columns("NETWORK ID     NAME      DRIVER    SCOPE"),
+            Some(vec![0, 15, 25, 35])
+        );
+        assert_eq!(
+            header_columns("CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT"),
+            Some(vec![0, 15, 25, 35])
+        );
+        assert_eq!(header_columns("NAME DRIVER"), None);
+        assert_eq!(header_columns("Filesystem  Size  Used"), None);
+        assert_eq!(header_columns("  PID USER     TIME"), None);
+        assert_eq!(header_columns("[IP1]   [MAC1]"), None);
+        assert_eq!(header_columns("02:42:AC:11:00:02   UP"), None);
+    }
+    // A cut through a word means the line does not sit in the header's columns.
+    #[test]
+    fn rows_are_cut_where_columns_start() {
+        let columns = [0, 15, 25];
+        assert_eq!(
+            cut("3f4e5a6b7c8d   bridge    local", &columns),
+            Some(vec!["3f4e5a6b7c8d", "bridge", "local"])
+        );
+        // An empty cell is a cell, a long one followed by one space still ends at its column.
+        assert_eq!(
+            cut("3f4e5a6b7c8d             local", &columns),
+            Some(vec!["3f4e5a6b7c8d", "", "local"])
+        );
+        assert_eq!(
+            cut("a-very-long-id bridge    local", &columns),
+            Some(vec!["a-very-long-id", "bridge", "local"])
+        );
+        assert_eq!(cut("a-very-long-name   local", &columns), None);
+        // Characters, not bytes: tabwriter counts `…` as one.
+        assert_eq!(
+            cut("\"nginx -g…\"    up        x", &columns),
+            Some(vec!["\"nginx -g…\"", "up", "x"])
+        );
+        assert_eq!(
+            spaced_pieces("  a b   c  d "),
+            [(2, "a b"), (8, "c"), (11, "d")]
+        );
+    }
+    // Tables pad every column to its longest cell: a duration one character longer re-aligns the whole
+    // table, and the snapshot must not change for it, nor keep the width of values it replaced.
+    #[test]
+    fn tables_are_realigned_around_their_placeholders() {
+        let a = "CONTAINER ID   IMAGE     CREATED          STATUS          NAMES\n\
+                 5d9f1b3e7a2c   alpine    3 seconds ago    Up 2 seconds    web\n\
+                 \n\
+                 done 172.17.0.2\n";
+        let b = "CONTAINER ID   IMAGE     CREATED                  STATUS                  NAMES\n\
+                 b8e2a6c0f4d7   alpine    Less than a second ago   Up Less than a second   web\n\
+                 \n\
+                 done 172.17.0.3\n";
+        assert_eq!(redact(a), redact(b));
+        insta::assert_snapshot!(redact(a), @r"
+        CONTAINER ID   IMAGE    CREATED   STATUS      NAMES
+        [ID1]          alpine   [TIME]    Up [TIME]   web
+
+        done [IP1]
+        ");
+        // Values are numbered in the order they appear, in tables as elsewhere.
+        let mut page = Redactor::new();
+        page.redact("b8e2a6c0f4d7\n");
+        assert_eq!(
+            page.redact("CONTAINER ID   NAMES\n5d9f1b3e7a2c   db\nb8e2a6c0f4d7   web"),
+            "CONTAINER ID   NAMES\n[ID2]          db\n[ID1]          web"
+        );
+        // A row that does not sit in the header's columns leaves the table as printed.
+        let odd = "NAME   DRIVER\na-long-name-here bridge 172.17.0.2";
+        assert_eq!(redact(odd), "NAME   DRIVER\na-long-name-here bridge [IP1]");
+    }
+
+    // `docker network inspect` sorts containers by ID; a new run's IDs sort another way, and the snapshot
+    // must not change every other run.
+    #[test]
+    fn entries_keyed_by_ids_come_in_a_steady_order() {
+        let inspect = |first: (&str, &str, &str), second: (&str, &str, &str)| {
+            let entry = |(id, name, ip): (&str, &str, &str), comma: &str| {
+                format!(
+                    "        \"{id}\": {{\n            \"Name\": \"{name}\",\n            \"IPv4Address\": \"{ip}/16\"\n        }}{comma}\n"
+                )
+            };
+            format!(
+                "    \"Containers\": {{\n{}{}    }},\n    \"Labels\": {{}}\n",
+                entry(first, ","),
+                entry(second, "")
+            )
+        };
+        let (a1, a2) = ("5d9f1b3e7a2c", "b8e2a6c0f4d7");
+        let (b1, b2) = ("e4a8b0c6d2f1", "7c1e5f2a9b3d");
+        // Two runs: alpine1's ID sorts first in one, last in the other.
+        let run1 = inspect((a1, "alpine1", "172.17.0.2"), (a2, "alpine2", "172.17.0.3"));
+        let run2 = inspect((b2, "alpine2", "172.17.0.3"), (b1, "alpine1", "172.17.0.2"));
+        // Seen before (`docker run -d` printed them, alpine1 first): the order they were met in.
+        let seen = |first: &str, second: &str, inspect: &str| {
+            let mut page = Redactor::new();
+            page.redact(&format!("{first}\n{second}\n"));
+            page.redact(inspect)
+        };
+        let steady = seen(a1, a2, &run1);
+        assert_eq!(steady, seen(b1, b2, &run2));
+        insta::assert_snapshot!(steady, @r#"
+            "Containers": {
+                "[ID1]": {
+                    "Name": "alpine1",
+                    "IPv4Address": "[IP1]/16"
+                },
+                "[ID2]": {
+                    "Name": "alpine2",
+                    "IPv4Address": "[IP2]/16"
+                }
+            },
+            "Labels": {}
+        "#);
+        // Never seen: by what the entries hold.
+        assert_eq!(redact(&run1), redact(&run2));
+        // Entries keyed by names are the engine's order, left alone.
+        let named = "    \"Networks\": {\n        \"zeta\": {\n        },\n        \"alpha\": {\n        }\n    }\n";
+        assert_eq!(redact(named), named);
     }
 
     #[test]

@@ -498,7 +498,7 @@ fn parse(text: &str) -> Result<Stored, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snippet::{Attrs, SessionChange, Status};
+    use crate::snippet::{Attrs, Json, SessionChange, Status};
 
     fn step(input: &[&str]) -> Step {
         Step {
@@ -510,6 +510,7 @@ mod tests {
             status: Status::Success,
             interrupt_after: None,
             session: SessionChange::None,
+            json: Json::Subset,
         }
     }
 

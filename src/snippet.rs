@@ -112,6 +112,19 @@ pub struct Attrs {
     pub id: Option<String>,
     /// `bare`: every line is a command, with no claim about its output (a block without prompts).
     pub bare: bool,
+    /// `json=exact`: JSON under the block's commands must be the whole JSON printed, no keys added.
+    pub json: Json,
+}
+
+/// How JSON the page shows is compared with the JSON a command printed (the matcher decides what a match
+/// is; this is only the author's choice).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Json {
+    /// Every key the page shows, with a matching value; the engine may print more.
+    #[default]
+    Subset,
+    /// `json=exact`: the keys the page shows and no others.
+    Exact,
 }
 
 impl Default for Attrs {
@@ -125,6 +138,7 @@ impl Default for Attrs {
             retry: None,
             id: None,
             bare: false,
+            json: Json::Subset,
         }
     }
 }
@@ -186,6 +200,8 @@ pub struct Step {
     pub interrupt_after: Option<usize>,
     /// What this step does to the terminal's container session.
     pub session: SessionChange,
+    /// The block's `json=` choice, for the matcher.
+    pub json: Json,
 }
 
 impl Step {
@@ -378,7 +394,7 @@ pub fn parse_page_in(path: &Path, content: &str, grammar: Grammar<'_>) -> Result
 }
 
 const RUNNABLE_LANGS: [&str; 4] = ["console", "sh", "shell", "bash"];
-const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id, bare";
+const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id, bare, json";
 const DEFAULT_IGNORE_REASON: &str = "not run";
 const OPEN_SESSION_HINT: &str =
     "open one with `docker run -it` / `docker exec -it` / `docker attach`";
@@ -521,7 +537,9 @@ impl PageParser<'_> {
             self.session(&attrs.term)
         };
         let affects_page = attrs.ignore.is_none() && !attrs.teardown;
-        let (steps, end) = self.steps(&fence.body, &attrs.term, start, affects_page)?;
+        let (mut steps, end) = self.steps(&fence.body, &attrs.term, start, affects_page)?;
+        // Each step is judged on its own; the block's `json=` goes with it.
+        steps.iter_mut().for_each(|s| s.json = attrs.json);
         if affects_page {
             self.terms.insert(attrs.term.clone(), end);
         }
@@ -839,6 +857,7 @@ fn new_step(line: usize, prompt: Prompt, input: Vec<String>, session: SessionCha
         status: Status::Success,
         interrupt_after: None,
         session,
+        json: Json::Subset,
     }
 }
 
@@ -922,6 +941,7 @@ fn parse_attrs(text: &str) -> Result<Attrs, String> {
             "timeout" => attrs.timeout = duration_value(&name, value)?,
             "retry" => attrs.retry = Some(duration_value(&name, value)?),
             "bare" => attrs.bare = flag(&name, value)?,
+            "json" => attrs.json = json_value(&name, value)?,
             _ => unreachable!("attribute names are checked above"),
         }
         seen.push(name);
@@ -955,6 +975,16 @@ fn name_value(name: &str, value: Option<String>, example: &str) -> Result<String
         Err(format!(
             "bad name `{value}` for `{name}`; use letters, digits, `_` and `-`, e.g. `{name}={example}`"
         ))
+    }
+}
+
+fn json_value(name: &str, value: Option<String>) -> Result<Json, String> {
+    match required(name, value, "exact")?.as_str() {
+        "exact" => Ok(Json::Exact),
+        "subset" => Ok(Json::Subset),
+        other => Err(format!(
+            "bad value `{other}` for `{name}`; write `{name}=exact` (no keys added) or `{name}=subset` (the default)"
+        )),
     }
 }
 
@@ -1456,6 +1486,26 @@ mod tests {
         assert_eq!(attrs("console,timeout=2s").timeout, Duration::from_secs(2));
     }
 
+    // `json=exact` asks for exact JSON, and every step of the block carries it to the matcher.
+    #[test]
+    fn attribute_json() {
+        assert_eq!(attrs("console").json, Json::Subset);
+        assert_eq!(attrs("console,json=subset").json, Json::Subset);
+        let page =
+            parse("```console,json=exact\n$ docker network inspect bridge\n[]\n$ true\n```\n");
+        assert_eq!(page.blocks[0].attrs.json, Json::Exact);
+        assert!(page.blocks[0].steps.iter().all(|s| s.json == Json::Exact));
+        assert_eq!(
+            attr_error("console,json=strict"),
+            "src/net.md:3: bad value `strict` for `json`; write `json=exact` (no keys added) or \
+             `json=subset` (the default)"
+        );
+        assert_eq!(
+            attr_error("console,json"),
+            "src/net.md:3: fence attribute `json` needs a value, e.g. `json=exact`"
+        );
+    }
+
     // Spaces after commas, or spaces alone, separate attributes as in rustdoc.
     #[test]
     fn attribute_separators() {
@@ -1471,7 +1521,7 @@ mod tests {
         assert_eq!(
             attr_error("console,timout=5s"),
             "src/net.md:3: unknown fence attribute `timout` (known: ignore, hidden, teardown, term, timeout, \
-             retry, id, bare)"
+             retry, id, bare, json)"
         );
     }
 

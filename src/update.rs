@@ -272,7 +272,7 @@ pub fn still_mismatching(page: &Page, run: &PageRun) -> Vec<usize> {
         };
         for (step, step_run) in block.steps.iter().zip(&block_run.steps) {
             if let Match::Mismatch { .. } =
-                matching::match_output(&step.expected, &step_run.actual, &mut bindings)
+                matching::match_step(step, &step_run.actual, &mut bindings)
             {
                 lines.push(step.line);
             }

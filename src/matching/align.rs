@@ -12,8 +12,11 @@ use similar::udiff::UnifiedHunkHeader;
 use similar::{ChangeTag, DiffOp, TextDiff};
 
 use super::{
-    expected_lines, has_wildcards, is_any_lines, line_matches, match_output, output_lines, Bindings,
+    expected_lines, has_wildcards, is_any_lines, json, layout, line_matches, match_output,
+    output_lines, Bindings,
 };
+use crate::redact;
+use crate::snippet::Json;
 
 /// Lines of context around each change in [`diff`].
 const DIFF_CONTEXT: usize = 3;
@@ -38,6 +41,16 @@ pub(crate) enum Piece {
 /// matches that actual line on its own"; in a stretch that does not line up, a `...` takes the actual lines
 /// left over once the expected lines before it and after it have taken one each from either end.
 pub(crate) fn align(expected: &[String], actual: &[String]) -> Vec<Piece> {
+    // Lines are equal as the matcher sees them: normalized, in their compared forms (a table's cells, a
+    // progress bar at one width).
+    let normalized: Vec<String> = expected
+        .iter()
+        .map(|l| redact::normalize(l).trim_end_matches('\n').to_string())
+        .collect();
+    let forms = layout::forms(&normalized, actual);
+    let (expected_form, actual_form) = forms
+        .as_ref()
+        .map_or((&normalized[..], actual), |(p, r)| (&p[..], &r[..]));
     struct Exp<'a> {
         index: usize,
         text: &'a str,
@@ -60,7 +73,7 @@ pub(crate) fn align(expected: &[String], actual: &[String]) -> Vec<Piece> {
         }
     }
     let cache = RefCell::new(HashMap::new());
-    let old: Vec<Exp<'_>> = expected
+    let old: Vec<Exp<'_>> = expected_form
         .iter()
         .enumerate()
         .map(|(index, text)| Exp {
@@ -69,7 +82,7 @@ pub(crate) fn align(expected: &[String], actual: &[String]) -> Vec<Piece> {
             cache: &cache,
         })
         .collect();
-    let new: Vec<Act<'_>> = actual
+    let new: Vec<Act<'_>> = actual_form
         .iter()
         .enumerate()
         .map(|(index, text)| Act { index, text })
@@ -229,10 +242,25 @@ pub(crate) fn line_up(expected: &[String], real: &[String]) -> Option<Vec<Piece>
 /// when nothing differs line by line. `color` adds red and green (the caller knows whether it writes to a
 /// terminal).
 pub fn diff(expected: &[String], actual: &str, color: bool) -> String {
+    diff_as(expected, Json::Subset, actual, color)
+}
+
+/// [`diff`] for a step's own choices. When both sides are JSON, the diff is between the page's JSON and
+/// the run's shaped like it (see `json::projection`), both printed as `docker inspect` does: keys the run
+/// added are not differences and key order is none, so what differs is the keys that do.
+pub(crate) fn diff_as(expected: &[String], json: Json, actual: &str, color: bool) -> String {
     let expected = expected_lines(expected);
     let actual = output_lines(actual);
+    if let Some((page, run)) = json::parse_both(&expected, &actual) {
+        let shown = json::projection(&page, &run, json);
+        return line_diff(&json::pretty(&page), &json::pretty(&shown), color);
+    }
+    line_diff(&expected, &actual, color)
+}
+
+fn line_diff(expected: &[String], actual: &[String], color: bool) -> String {
     let mut shown: Vec<&str> = Vec::new();
-    for piece in align(&expected, &actual) {
+    for piece in align(expected, actual) {
         match piece {
             Piece::Same { act, .. } => shown.push(&actual[act]),
             Piece::Wild { acts, .. } => shown.extend(actual[acts].iter().map(String::as_str)),

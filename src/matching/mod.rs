@@ -21,12 +21,18 @@
 //! assert!(!match_output(&expected, "inet 172.18.0.6/16 scope global eth0", &mut page).is_match());
 //! ```
 //!
-//! Inside: `pattern` compiles expected lines into regexes and matches a whole output with backtracking
-//! over `...`; `pieces` compares a line without `[..]` piece by piece, which gives the same verdict without
-//! compiling anything and is how most lines are matched; `align` lines expected lines up with real ones
-//! for the diff, for `--update` and for showing real output where a page wrote a wildcard.
+//! Inside: `layout` takes out of both sides what a reader does not read as content (a table's padding, a
+//! progress bar's width), so lines are compared in those forms; `pattern` compiles expected lines into
+//! regexes and matches a whole output with backtracking over `...`; `pieces` compares a line without
+//! `[..]` piece by piece, which gives the same verdict without compiling anything and is how most lines are
+//! matched; `json` matches JSON the page shows as a subset of the run's; `align` lines expected lines up
+//! with real ones for the diff, for `--update` and for showing real output where a page wrote a wildcard.
 
 mod align;
+#[cfg(test)]
+mod fixtures;
+mod json;
+mod layout;
 mod pattern;
 mod pieces;
 
@@ -34,7 +40,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::redact::{self, Class};
-use crate::snippet::Step;
+use crate::snippet::{Json, Step};
 
 pub use align::diff;
 pub(crate) use align::{line_up, rewrite, Piece};
@@ -85,6 +91,29 @@ fn without_blank_ends(mut lines: Vec<String>) -> Vec<String> {
     let leading = lines.iter().take_while(|l| l.is_empty()).count();
     lines.drain(..leading);
     lines
+}
+
+/// Both sides of a comparison as the matcher sees them: the lines, and their compared forms when a layout
+/// was taken out of them (see `layout`).
+struct Lines {
+    page: Vec<String>,
+    run: Vec<String>,
+    forms: Option<(Vec<String>, Vec<String>)>,
+}
+
+impl Lines {
+    fn new(expected: &[String], actual: &str) -> Self {
+        let page = expected_lines(expected);
+        let run = output_lines(actual);
+        let forms = layout::forms(&page, &run);
+        Lines { page, run, forms }
+    }
+
+    fn forms(&self) -> (&[String], &[String]) {
+        self.forms
+            .as_ref()
+            .map_or((&self.page, &self.run), |(p, r)| (p, r))
+    }
 }
 
 /// Which run value each page value stands for, per class, across a whole page. It is a bijection: one
@@ -222,31 +251,64 @@ impl Match {
 /// An empty `expected` matches anything: a page that shows no output makes no claim about it. Both sides
 /// are compared after [`redact::normalize`]; trailing blank lines are ignored, and so are differences in the
 /// width of runs of two or more spaces, which is how tables re-align when a value's length changes
-/// (`Up 2 seconds` / `Up About a minute`).
+/// (`Up 2 seconds` / `Up About a minute`). Tables are compared cell by cell and progress bars whatever
+/// their width (see `layout`); JSON the page shows matches the run's JSON as a subset (see `json`).
 pub fn match_output(expected: &[String], actual: &str, bindings: &mut Bindings) -> Match {
+    match_as(expected, Json::Subset, actual, bindings)
+}
+
+/// [`match_output`] with the step's own choices (`json=exact`), for the runner, the preprocessor and
+/// `--update` alike.
+pub(crate) fn match_step(step: &Step, actual: &str, bindings: &mut Bindings) -> Match {
+    match_as(&step.expected, step.json, actual, bindings)
+}
+
+fn match_as(expected: &[String], json: Json, actual: &str, bindings: &mut Bindings) -> Match {
     if expected.is_empty() {
         return Match::Matched;
     }
+    let lines = Lines::new(expected, actual);
+    let (page_form, run_form) = lines.forms();
     // Compiling a pattern per line is most of what replaying a big book costs: output without wildcards
     // that lines up line for line is compared piece by piece first, with the same verdict.
-    if !has_wildcards(expected) && pieces::match_lines(expected, actual, bindings) {
+    if !has_wildcards(page_form) && pieces::match_lines(page_form, run_form, bindings) {
         return Match::Matched;
     }
-    pattern::match_output(expected, actual, bindings)
+    // JSON laid out otherwise (other keys, another order) still matches as JSON; lines that match as lines
+    // need no parsing.
+    let mut json_conflict = None;
+    if let Some((page_json, run_json)) = json::parse_both(&lines.page, &lines.run) {
+        match json::matches(&page_json, &run_json, json, bindings) {
+            Ok(()) => return Match::Matched,
+            Err(conflict) => json_conflict = conflict,
+        }
+    }
+    match pattern::match_lines(page_form, run_form, bindings) {
+        Match::Matched => Match::Matched,
+        Match::Mismatch { conflict } => Match::Mismatch {
+            conflict: json_conflict.or(conflict),
+        },
+    }
 }
 
 /// Whether one expected line matches one actual line on its own (wildcards and volatile values as the
-/// matcher reads them, no page bindings): the equality lines are aligned by.
+/// matcher reads them, no page bindings): the equality lines are aligned by. Both are lines as the
+/// matcher sees them (normalized, in their compared forms).
 fn line_matches(expected: &str, actual: &str) -> bool {
     if has_any_text(expected) {
         return pattern::line_matches(expected, actual);
     }
-    let expected = redact::normalize(expected);
-    pieces::binds(
-        expected.trim_end_matches('\n'),
-        actual.trim_end(),
-        &mut Bindings::new(),
-    )
+    pieces::binds(expected, actual, &mut Bindings::new())
+}
+
+/// Matches one page text against one run text on their own (a JSON string, a table cell), binding their
+/// values: the line rules, for text that is not a line.
+fn bind_text(page: &str, run: &str, bindings: &mut Bindings) -> Result<(), Option<Conflict>> {
+    if has_any_text(page) {
+        pattern::bind_line(page, run, bindings)
+    } else {
+        pieces::bind_line(page, run, bindings)
+    }
 }
 
 /// A step's output that does not match the page: the diff to show, and a binding conflict the diff cannot
@@ -275,10 +337,10 @@ pub(crate) fn judge_step(
     bindings: &mut Bindings,
     color: bool,
 ) -> StepVerdict {
-    let output = match match_output(&step.expected, output, bindings) {
+    let output = match match_step(step, output, bindings) {
         Match::Matched => None,
         Match::Mismatch { conflict } => Some(OutputMismatch {
-            diff: diff(&step.expected, output, color),
+            diff: align::diff_as(&step.expected, step.json, output, color),
             conflict,
         }),
     };
@@ -293,6 +355,7 @@ pub(crate) fn judge_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redact::Redactor;
 
     fn lines(text: &str) -> Vec<String> {
         text.lines().map(str::to_owned).collect()
@@ -300,6 +363,313 @@ mod tests {
 
     fn matches(expected: &str, actual: &str) -> bool {
         match_output(&lines(expected), actual, &mut Bindings::new()).is_match()
+    }
+
+    /// The one step of a block showing `expected` under a command, with the fence's attributes.
+    fn step(info: &str, expected: &str) -> Step {
+        let md = format!("```{info}\n$ docker network inspect bridge\n{expected}\n```\n");
+        let page = crate::snippet::parse_page(std::path::Path::new("t.md"), &md).expect("a page");
+        page.blocks[0].steps[0].clone()
+    }
+
+    fn diff_of(expected: &str, actual: &str) -> String {
+        diff(&lines(expected), actual, false)
+    }
+
+    #[test]
+    fn tables_of_an_older_engine_match_todays_widths() {
+        // Docker 17 padded columns to 20, today's CLI to 10: the cells are what the page shows.
+        assert!(matches(fixtures::NETWORK_LS_17, fixtures::NETWORK_LS_NOW));
+        assert!(matches(
+            fixtures::CONTAINER_LS_17,
+            fixtures::CONTAINER_LS_NOW
+        ));
+        // One page across blocks: the short IDs `container ls` showed are the ones bound.
+        let mut page = Bindings::new();
+        let ls = lines(fixtures::CONTAINER_LS_17);
+        assert!(match_output(&ls, fixtures::CONTAINER_LS_NOW, &mut page).is_match());
+        let swapped = fixtures::CONTAINER_LS_NOW
+            .replace("b8e2a6c0f4d7", "TMP")
+            .replace("5d9f1b3e7a2c", "b8e2a6c0f4d7")
+            .replace("TMP", "5d9f1b3e7a2c");
+        assert!(!match_output(&ls, &swapped, &mut page).is_match());
+    }
+
+    #[test]
+    fn a_wrong_cell_fails_and_the_diff_shows_its_row() {
+        // Cells are compared with the usual rules: a container that exited is not one that is up.
+        let run =
+            fixtures::CONTAINER_LS_NOW.replace("Up About a minute", "Exited (1) 3 seconds ago");
+        assert!(!matches(fixtures::CONTAINER_LS_17, &run));
+        let run = fixtures::NETWORK_LS_NOW
+            .replace("none      null      local", "none      bridge    local");
+        assert!(!matches(fixtures::NETWORK_LS_17, &run));
+        insta::assert_snapshot!(diff_of(fixtures::NETWORK_LS_17, &run), @r"
+        @@ -1,4 +1,4 @@
+         NETWORK ID     NAME      DRIVER    SCOPE
+         a1b2c3d4e5f6   bridge    bridge    local
+         6f5e4d3c2b1a   host      host      local
+        -0f3a6b9c2e51        none                null                local
+        +9e8d7c6b5a43   none      bridge    local
+        ");
+    }
+
+    #[test]
+    fn a_cell_followed_by_one_space_ends_at_its_column() {
+        // A page whose widest cell left a single space before the next column (a tool padding by one, or an
+        // author who narrowed the table to fit) failed line by line: one space on the page is one space.
+        let page = "NAME    DRIVER   SCOPE\nbackend bridge   local";
+        let run = "NAME      DRIVER    SCOPE\nbackend   bridge    local\n";
+        assert!(matches(page, run));
+        assert!(!matches(
+            page,
+            "NAME      DRIVER    SCOPE\nbackend   null      local\n"
+        ));
+        // And the other way round, as before.
+        assert!(matches(run, page));
+    }
+
+    #[test]
+    fn an_empty_cell_is_a_cell() {
+        // The same words in other columns are other cells: line by line, `web +prod` matched both rows.
+        let page = "NAMES     ENV       TIER\nweb       prod";
+        assert!(matches(page, "NAMES   ENV    TIER\nweb     prod\n"));
+        assert!(!matches(page, "NAMES   ENV    TIER\nweb            prod\n"));
+        // An empty PORTS cell matches an empty one, not a published port.
+        let run = fixtures::CONTAINER_LS_NOW.replace(
+            "Up About a minute                 alpine1",
+            "Up About a minute       80/tcp    alpine1",
+        );
+        assert!(!matches(fixtures::CONTAINER_LS_17, &run));
+    }
+
+    #[test]
+    fn replayed_tables_match_what_the_live_run_matched() {
+        // A snapshot holds `[ID1]` where the engine printed twelve characters: its columns no longer line
+        // up, and the preprocessor must still accept what the run accepted.
+        for (page, run) in [
+            (fixtures::NETWORK_LS_17, fixtures::NETWORK_LS_NOW),
+            (fixtures::CONTAINER_LS_17, fixtures::CONTAINER_LS_NOW),
+            (
+                "NAME    DRIVER   SCOPE\nbackend bridge   local",
+                "NAME      DRIVER    SCOPE\nbackend   bridge    local\n",
+            ),
+        ] {
+            let redacted = Redactor::new().redact(&redact::normalize(run));
+            assert!(matches(page, run), "{run}");
+            assert!(matches(page, &redacted), "{redacted}");
+        }
+        // A wrong cell is still wrong in the snapshot.
+        let wrong = fixtures::NETWORK_LS_NOW
+            .replace("none      null      local", "none      bridge    local");
+        let redacted = Redactor::new().redact(&redact::normalize(&wrong));
+        assert!(!matches(fixtures::NETWORK_LS_17, &redacted));
+    }
+
+    #[test]
+    fn table_rows_keep_their_wildcards() {
+        // `...` skips rows and `[..]` stands for a cell or more, as on any line.
+        let page = "NETWORK ID          NAME                DRIVER              SCOPE\n\
+                    [..]                bridge              bridge              local\n\
+                    ...";
+        assert!(matches(page, fixtures::NETWORK_LS_NOW));
+        assert!(matches(
+            "NETWORK ID   NAME   DRIVER   SCOPE\n...\n[..]   local",
+            fixtures::NETWORK_LS_NOW
+        ));
+        assert!(!matches(
+            "NETWORK ID   NAME   DRIVER   SCOPE\n...\n[..]   global",
+            fixtures::NETWORK_LS_NOW
+        ));
+    }
+
+    #[test]
+    fn json_matches_as_a_subset() {
+        // A newer engine adds keys and sorts containers by IDs that sort another way.
+        assert!(matches(
+            fixtures::NETWORK_INSPECT_17,
+            fixtures::NETWORK_INSPECT_NOW
+        ));
+        // Every key the page shows must be there, with a matching value.
+        let missing =
+            fixtures::NETWORK_INSPECT_NOW.replace("            \"Gateway\": \"172.17.0.1\"\n", "");
+        let missing = missing.replace(
+            "\"Subnet\": \"172.17.0.0/16\",",
+            "\"Subnet\": \"172.17.0.0/16\"",
+        );
+        assert!(!matches(fixtures::NETWORK_INSPECT_17, &missing));
+        let masquerade = fixtures::NETWORK_INSPECT_NOW.replace(
+            "enable_ip_masquerade\": \"true\"",
+            "enable_ip_masquerade\": \"false\"",
+        );
+        assert!(!matches(fixtures::NETWORK_INSPECT_17, &masquerade));
+        // Containers pair up by what they hold, not by where they are.
+        let renamed = fixtures::NETWORK_INSPECT_NOW.replace("alpine2", "alpine3");
+        assert!(!matches(fixtures::NETWORK_INSPECT_17, &renamed));
+        // Key order never matters, array order does.
+        assert!(matches(
+            r#"{"b": 1, "a": [1, 2]}"#,
+            r#"{"a":[1,2],"c":3,"b":1}"#
+        ));
+        assert!(!matches(r#"{"a": [1, 2]}"#, r#"{"a":[2,1]}"#));
+        assert!(!matches(r#"{"a": [1, 2]}"#, r#"{"a":[1,2,3]}"#));
+        assert!(!matches(r#"{"a": 1}"#, r#"{"a":"1"}"#));
+    }
+
+    #[test]
+    fn json_values_bind_like_any_value() {
+        // The inspect's long IDs are the short ones `container ls` showed; its addresses are the page's.
+        let mut page = Bindings::new();
+        let ls = lines(fixtures::CONTAINER_LS_17);
+        assert!(match_output(&ls, fixtures::CONTAINER_LS_NOW, &mut page).is_match());
+        let inspect = lines(fixtures::NETWORK_INSPECT_17);
+        assert!(
+            match_output(&inspect, fixtures::NETWORK_INSPECT_NOW, &mut page.clone()).is_match()
+        );
+        // Had `container ls` shown alpine2's ID for alpine1, the inspect would contradict it.
+        let mut other = Bindings::new();
+        let swapped = fixtures::CONTAINER_LS_NOW
+            .replace("b8e2a6c0f4d7", "TMP")
+            .replace("5d9f1b3e7a2c", "b8e2a6c0f4d7")
+            .replace("TMP", "5d9f1b3e7a2c");
+        assert!(match_output(&ls, &swapped, &mut other).is_match());
+        assert!(!match_output(&inspect, fixtures::NETWORK_INSPECT_NOW, &mut other).is_match());
+        // The replay meets placeholders where the run had values.
+        let redacted = Redactor::new().redact(&redact::normalize(fixtures::NETWORK_INSPECT_NOW));
+        assert!(redacted.contains("\"[ID2]\": {"), "{redacted}");
+        assert!(matches(fixtures::NETWORK_INSPECT_17, &redacted));
+    }
+
+    #[test]
+    fn json_wildcards() {
+        // `...` among keys or elements stands for any number of them, a bare `[..]` for any value, and
+        // `[..]` in a string for any text, as on a line.
+        let page = "[\n    {\n        \"Name\": \"bridge\",\n        \"Id\": [..],\n        ...\n        \"IPAM\": {\n            \"Driver\": \"def[..]\",\n            \"Config\": [\n                ...\n            ]\n        },\n        ...\n    }\n]";
+        assert!(matches(page, fixtures::NETWORK_INSPECT_NOW));
+        assert!(!matches(
+            &page.replace("bridge", "host"),
+            fixtures::NETWORK_INSPECT_NOW
+        ));
+        assert!(matches("[\"a\",\n...\n\"z\"]", r#"["a","b","c","z"]"#));
+        assert!(matches("[\"a\",\n...\n\"z\"]", r#"["a","z"]"#));
+        assert!(!matches("[\"a\",\n...\n\"z\"]", r#"["a","b","c","y"]"#));
+    }
+
+    #[test]
+    fn exact_json_allows_no_added_key() {
+        // `json=exact`: the page's JSON is the whole JSON, as an author asked.
+        let exact = step("console,json=exact", fixtures::NETWORK_INSPECT_17);
+        let verdict = judge_step(
+            &exact,
+            fixtures::NETWORK_INSPECT_NOW,
+            Some(0),
+            &mut Bindings::new(),
+            false,
+        );
+        let mismatch = verdict.output.expect("keys were added");
+        insta::assert_snapshot!(mismatch.diff, @r#"
+        @@ -5,6 +5,7 @@
+                 "Created": "2026-11-26T09:58:01.412338072Z"
+                 "Scope": "local"
+                 "Driver": "bridge"
+        +        "EnableIPv4": true
+                 "EnableIPv6": false
+                 "IPAM": {
+                     "Driver": "default"
+        @@ -18,6 +19,11 @@
+                 }
+                 "Internal": false
+                 "Attachable": false
+        +        "Ingress": false
+        +        "ConfigFrom": {
+        +            "Network": ""
+        +        }
+        +        "ConfigOnly": false
+                 "Containers": {
+                     "b8e2a6c0f4d7c0e3aae1f2e9342a1469d23c1fdd87c47a7afa636e6edbd16370": {
+                         "Name": "alpine2"
+        "#);
+        // The same JSON, keys in another order, is exact.
+        let reordered = r#"[{"Scope":"local","Name":"bridge"}]"#;
+        let exact = step(
+            "console,json=exact",
+            "[{\"Name\": \"bridge\", \"Scope\": \"local\"}]",
+        );
+        assert!(
+            judge_step(&exact, reordered, Some(0), &mut Bindings::new(), false)
+                .output
+                .is_none()
+        );
+        let subset = step("console", fixtures::NETWORK_INSPECT_17);
+        assert!(judge_step(
+            &subset,
+            fixtures::NETWORK_INSPECT_NOW,
+            Some(0),
+            &mut Bindings::new(),
+            false
+        )
+        .output
+        .is_none());
+    }
+
+    #[test]
+    fn json_diff_shows_the_keys_that_differ() {
+        // Keys the engine added are no difference; the one key that changed is.
+        let run = fixtures::NETWORK_INSPECT_NOW
+            .replace(
+                "enable_ip_masquerade\": \"true\"",
+                "enable_ip_masquerade\": \"false\"",
+            )
+            .replace("            \"Gateway\": \"172.17.0.1\"\n", "")
+            .replace(
+                "\"Subnet\": \"172.17.0.0/16\",",
+                "\"Subnet\": \"172.17.0.0/16\"",
+            );
+        insta::assert_snapshot!(diff_of(fixtures::NETWORK_INSPECT_17, &run), @r#"
+        @@ -12,7 +12,6 @@
+                     "Config": [
+                         {
+                             "Subnet": "172.17.0.0/16"
+        -                    "Gateway": "172.17.0.1"
+                         }
+                     ]
+                 }
+        @@ -37,7 +36,7 @@
+                 "Options": {
+                     "com.docker.network.bridge.default_bridge": "true"
+                     "com.docker.network.bridge.enable_icc": "true"
+        -            "com.docker.network.bridge.enable_ip_masquerade": "true"
+        +            "com.docker.network.bridge.enable_ip_masquerade": "false"
+                     "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0"
+                     "com.docker.network.bridge.name": "docker0"
+                     "com.docker.network.driver.mtu": "1500"
+        "#);
+    }
+
+    #[test]
+    fn output_that_only_looks_like_json_is_lines() {
+        // `[..]` lines and log lines in brackets open with `[` too; they match as lines.
+        assert!(matches("[..] bytes from [..]", "64 bytes from web\n"));
+        assert!(matches("[notice] start [..]", "[notice] start worker\n"));
+        assert!(matches("[..]", "{\"a\":1}\n"));
+    }
+
+    #[test]
+    fn progress_bars_match_at_any_width() {
+        // busybox draws the bar as wide as the terminal: a page from 80 columns, a run in 120.
+        assert!(matches(fixtures::WGET_80, fixtures::WGET_120));
+        assert!(matches(fixtures::WGET_120, fixtures::WGET_80));
+        // The same download stopped halfway is another state.
+        let half = "Connecting to web (172.17.0.3:80)\n\
+                    index.html            50% |***********************************                                    |   307  0:00:01 ETA\n";
+        assert!(!matches(fixtures::WGET_80, half));
+        // A full bar with a wrong percentage, or a half bar next to 100%, is no match either.
+        assert!(!matches(
+            fixtures::WGET_80,
+            &fixtures::WGET_120.replace("100%", " 99%")
+        ));
+        let half_full = fixtures::WGET_120.replace("*****|", "     |");
+        assert!(!matches(fixtures::WGET_80, &half_full));
     }
 
     #[test]

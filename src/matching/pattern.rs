@@ -3,16 +3,16 @@
 
 use regex::Regex;
 
-use super::{expected_lines, is_any_lines, output_lines, Bindings, Conflict, Match, ANY_TEXT};
+use super::{is_any_lines, Bindings, Conflict, Match, ANY_TEXT};
 use crate::redact::{self, Class};
 
-/// [`super::match_output`] without its shortcut: every line through its pattern.
-pub(super) fn match_output(expected: &[String], actual: &str, bindings: &mut Bindings) -> Match {
-    let patterns = compile(expected);
-    let actual = output_lines(actual);
+/// [`super::match_output`] without its shortcut: every line through its pattern. Both sides are lines as
+/// the matcher sees them (normalized, in their compared forms).
+pub(super) fn match_lines(page: &[String], run: &[String], bindings: &mut Bindings) -> Match {
+    let patterns = compile(page);
     let mut trial = bindings.clone();
     let mut trace = Trace::default();
-    if match_from(&patterns, 0, &actual, 0, &mut trial, &mut trace) {
+    if match_from(&patterns, 0, run, 0, &mut trial, &mut trace) {
         *bindings = trial;
         Match::Matched
     } else {
@@ -24,7 +24,17 @@ pub(super) fn match_output(expected: &[String], actual: &str, bindings: &mut Bin
 
 /// Whether one expected line (typically one holding `[..]`) matches one actual line, no page bindings.
 pub(super) fn line_matches(expected: &str, actual: &str) -> bool {
-    match_output(&[expected.to_string()], actual, &mut Bindings::new()).is_match()
+    bind_line(expected, actual, &mut Bindings::new()).is_ok()
+}
+
+/// Matches one expected line against one actual line, binding their values (`bindings` may be left partly
+/// extended on failure: callers work on a copy).
+pub(super) fn bind_line(
+    expected: &str,
+    actual: &str,
+    bindings: &mut Bindings,
+) -> Result<(), Option<Conflict>> {
+    compile_line(expected).bind(actual, bindings)
 }
 
 /// One expected line, ready to meet actual lines.
@@ -44,16 +54,16 @@ struct Slot {
     page: String,
 }
 
-fn compile(expected: &[String]) -> Vec<Pattern> {
-    let mut patterns: Vec<Pattern> = Vec::with_capacity(expected.len());
-    for line in expected_lines(expected) {
-        if is_any_lines(&line) {
+fn compile(page: &[String]) -> Vec<Pattern> {
+    let mut patterns: Vec<Pattern> = Vec::with_capacity(page.len());
+    for line in page {
+        if is_any_lines(line) {
             // Two `...` in a row mean the same as one, and would only multiply the backtracking.
             if !matches!(patterns.last(), Some(Pattern::AnyLines)) {
                 patterns.push(Pattern::AnyLines);
             }
         } else {
-            patterns.push(compile_line(&line));
+            patterns.push(compile_line(line));
         }
     }
     patterns
