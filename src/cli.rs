@@ -2,13 +2,16 @@
 //! `mdbook-docktest test [BOOK]` and `mdbook-docktest clean`. The binary is [`main`]; the exit code says how
 //! the run went.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anstream::ColorChoice;
 use clap::{Parser, Subcommand};
 use mdbook_preprocessor::Preprocessor;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::book::Book;
 use crate::config::OnUnverified;
@@ -103,6 +106,10 @@ enum Outcome {
     Error = 2,
     /// Stopped by Ctrl-C (after cleaning up), as shells report SIGINT.
     Interrupted = 130,
+    /// Stopped by SIGTERM (after cleaning up).
+    Terminated = 143,
+    /// Stopped by SIGHUP (after cleaning up).
+    HungUp = 129,
 }
 
 /// A failure before anything ran, with what the user can do about it.
@@ -164,18 +171,76 @@ fn clean() -> Result<Outcome, Fatal> {
     Ok(Outcome::Verified)
 }
 
-/// Ctrl-C stops the run as soon as the command in flight is given up on, and each page still removes what it
-/// created; a second Ctrl-C quits at once, leaving `mdbook-docktest clean` to finish.
-fn stop_on_ctrl_c() {
-    let _ = ctrlc::set_handler(|| {
-        if engine::cancelled() {
-            eprintln!(
-                "\nquitting without cleanup; run `mdbook-docktest clean` to remove what is left"
-            );
-            std::process::exit(Outcome::Interrupted as i32);
+/// The signal that stopped the run first; its exit code is the run's.
+static STOPPED_BY: OnceLock<Stop> = OnceLock::new();
+
+/// A signal that stops a run: Ctrl-C, what `timeout` and CI runners send, a closed terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Interrupt,
+    Terminate,
+    HangUp,
+}
+
+impl Stop {
+    fn from_signal(signal: i32) -> Option<Stop> {
+        match signal {
+            SIGINT => Some(Stop::Interrupt),
+            SIGTERM => Some(Stop::Terminate),
+            SIGHUP => Some(Stop::HangUp),
+            _ => None,
         }
-        eprintln!("\ninterrupted: cleaning up (Ctrl-C again to quit at once)");
-        engine::cancel();
+    }
+
+    fn outcome(self) -> Outcome {
+        match self {
+            Stop::Interrupt => Outcome::Interrupted,
+            Stop::Terminate => Outcome::Terminated,
+            Stop::HangUp => Outcome::HungUp,
+        }
+    }
+
+    /// What the run says when it stops.
+    fn word(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "interrupted",
+            Stop::Terminate => "terminated (SIGTERM)",
+            Stop::HangUp => "hung up (SIGHUP)",
+        }
+    }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP stop the run as soon as the command in flight is given up on, and each page
+/// still removes what it created; a second signal quits at once, leaving `mdbook-docktest clean` to finish.
+/// Either way the exit code names the first signal.
+fn stop_on_signals() {
+    // Without the handlers the signals keep their default action, which kills the run without cleanup.
+    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        for stop in signals.forever().filter_map(Stop::from_signal) {
+            // Errors writing are ignored: after SIGHUP the terminal may be gone.
+            let mut err = std::io::stderr();
+            if let Some(first) = STOPPED_BY.get() {
+                let _ = writeln!(
+                    err,
+                    "\nquitting without cleanup; run `mdbook-docktest clean` to remove what is left"
+                );
+                std::process::exit(first.outcome() as i32);
+            }
+            let _ = STOPPED_BY.set(stop);
+            engine::cancel();
+            let again = match stop {
+                Stop::Interrupt => "Ctrl-C again",
+                Stop::Terminate | Stop::HangUp => "a second signal",
+            };
+            let _ = writeln!(
+                err,
+                "\n{}: cleaning up ({again} to quit at once)",
+                stop.word()
+            );
+        }
     });
 }
 
@@ -269,7 +334,7 @@ fn test(
             hint: Some(hints::writable(&dir)),
         })?;
     }
-    stop_on_ctrl_c();
+    stop_on_signals();
     let endpoint = Endpoint::from_env();
     let (engine, images) = runner::prepare(&book, endpoint.clone()).map_err(|e| {
         let hint = match &e {
@@ -298,9 +363,12 @@ fn test(
     let mut out = Printer::new(color, blocks);
     let pages = runner::run_book(&engine, &book, &options, &mut out);
     let counts = out.summary(&pages, start, &book.config.snapshot_dir(&book.root));
-    if engine::cancelled() {
-        eprintln!("interrupted: the pages that ran removed what they created");
-        return Ok(Outcome::Interrupted);
+    if let Some(stop) = STOPPED_BY.get() {
+        eprintln!(
+            "{}: the pages that ran removed what they created",
+            stop.word()
+        );
+        return Ok(stop.outcome());
     }
     if let Some(path) = &junit {
         let xml = report::junit(&pages, &engine.info().to_string(), start.elapsed());
