@@ -19,7 +19,9 @@ use crate::engine::{self, Endpoint, Engine};
 use crate::hints;
 use crate::preprocessor::{self, Docktest, PreprocessError};
 use crate::report::{self, Printer};
-use crate::runner::{self, PageRun, PrepareError, RunOptions, SnapshotMode, StepFailure, Verdict};
+use crate::runner::{
+    self, PageRun, Partition, PrepareError, RunOptions, SnapshotMode, StepFailure, Verdict,
+};
 use crate::snapshot;
 use crate::snippet;
 use crate::update;
@@ -78,6 +80,10 @@ enum Command {
         /// Run only pages whose path contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Run only shard K of N (1 <= K <= N): the book's pages split over N machines by a hash of each
+        /// page's path, so adding a page never moves the others.
+        #[arg(long, value_name = "K/N")]
+        partition: Option<Partition>,
         /// Write a JUnit XML report to FILE: one test case per block, named by page and line.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -142,9 +148,10 @@ fn run(cli: Cli) -> Result<Outcome, Fatal> {
         Some(Command::Test {
             book,
             filter,
+            partition,
             junit,
             update,
-        }) => test(book, filter, junit, update),
+        }) => test(book, filter, partition, junit, update),
         Some(Command::Clean) => clean(),
     }
 }
@@ -300,6 +307,7 @@ fn preprocess() -> Result<Outcome, Fatal> {
 fn test(
     root: PathBuf,
     filter: Option<String>,
+    partition: Option<Partition>,
     junit: Option<PathBuf>,
     update: bool,
 ) -> Result<Outcome, Fatal> {
@@ -314,6 +322,7 @@ fn test(
     let color = anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never;
     let options = RunOptions {
         filter,
+        partition,
         snapshots: if ci() {
             SnapshotMode::CheckOnly
         } else {
@@ -321,7 +330,8 @@ fn test(
         },
         color,
     };
-    if !book.pages.iter().any(|p| options.selects(p)) {
+    let selection = options.selection(&book.pages);
+    if selection.kept == 0 {
         return Err(Fatal {
             error: anyhow::anyhow!("no page of {} matches the filter", root.display()),
             hint: Some(hints::filter()),
@@ -353,6 +363,14 @@ fn test(
     }
     for image in &images {
         println!("image:  {image}");
+    }
+    if let Some(partition) = &options.partition {
+        println!(
+            "shard:  {partition} runs {} of {} page(s), skips {} (the other shards run them)",
+            selection.selected,
+            selection.kept,
+            selection.kept - selection.selected
+        );
     }
     let blocks = book
         .pages

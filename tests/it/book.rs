@@ -19,6 +19,7 @@ fn every_block_of_the_book_is_verified() {
     let before = engine.inventory().expect("engine inventory");
     let options = RunOptions {
         filter: None,
+        partition: None,
         snapshots: SnapshotMode::Skip,
         color: false,
     };

@@ -107,3 +107,18 @@ fn answer_as_docker_17(stream: std::os::unix::net::UnixStream) {
         }
     }
 }
+
+// A shard that does not exist is a usage error naming the rule, before any engine work.
+#[test]
+fn partition_out_of_range() {
+    let err = error_line(
+        &test_book(fixture("partition"))
+            .args(["--partition", "3/2"])
+            .without_engine()
+            .run(),
+    );
+    assert_eq!(
+        err,
+        "error: invalid value '3/2' for '--partition <K/N>': there is no shard 3 of 2: K/N needs 1 <= K <= N"
+    );
+}
