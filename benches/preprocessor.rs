@@ -1,8 +1,12 @@
 //! What docktest's preprocessor costs (a benchmark that prints, not a timed test; `scripts/bench`):
 //!
-//! 1. `mdbook build` of the guide with the preprocessor against the same book without it (goal ≤ 1.10×);
-//! 2. the preprocessor alone, as mdBook runs it, on a generated 200-chapter book made of the guide's chapters
-//!    and their snapshots (goal: under 200 ms and 50 MB peak memory).
+//! 1. `mdbook build` of the guide with the preprocessor against a copy whose book.toml has no
+//!    `[preprocessor.docktest]` table, built with no `MDBOOK_PREPROCESSOR__*` variable: either alone makes
+//!    mdBook run the preprocessor, so the baseline is checked to publish no docktest badge (goal ≤ 1.10×);
+//! 2. where the difference goes: the two runs of `mdbook-docktest` a build makes, `supports html` and the
+//!    preprocessor fed the guide's chapters as mdBook feeds them;
+//! 3. the preprocessor alone on a generated 200-chapter book made of the guide's chapters and their
+//!    snapshots (goal: under 200 ms and 50 MB peak memory).
 //!
 //! Needs mdBook 0.5.4 on PATH and the guide's snapshots in `snapshots/`.
 #![allow(unsafe_code)] // getrusage, for the peak memory of the preprocessor's process
@@ -18,31 +22,46 @@ use mdbook_preprocessor::book::{Book, BookItem, Chapter};
 use mdbook_preprocessor::config::Config;
 use mdbook_preprocessor::PreprocessorContext;
 
-const RUNS: usize = 9;
+const RUNS: usize = 11;
 const CHAPTERS: usize = 200;
+
+/// The class of every badge the preprocessor publishes.
+const BADGE: &str = "docktest-badge";
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin = Path::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
     let work = tempfile::tempdir().expect("temporary folder");
 
-    // 2 first: the peak memory of children is a high-water mark, and mdBook's own processes are larger.
+    // 3 first: the peak memory of children is a high-water mark, and mdBook's own processes are larger.
     let (alone, peak_kb, blocks) = preprocessor_alone(root, bin, work.path());
     let (with, without) = mdbook_build_ratio(root, bin, work.path());
+    let (supports, guide, chapters) = docktest_runs(root, bin, work.path());
 
-    let ratio = with.as_secs_f64() / without.as_secs_f64();
-    println!("docktest preprocessor benchmark (median of {RUNS} runs)");
+    let ratio = with.wall.as_secs_f64() / without.wall.as_secs_f64();
+    let cpu_ratio = with.cpu.as_secs_f64() / without.cpu.as_secs_f64();
+    println!("docktest preprocessor benchmark (median of {RUNS} runs; wall time, CPU time)");
     println!(
-        "  mdbook build book, with docktest:     {:>7.1} ms",
-        ms(with)
+        "  mdbook build book, with docktest:     {:>7.1} ms  {:>7.1} ms CPU",
+        ms(with.wall),
+        ms(with.cpu)
     );
     println!(
-        "  mdbook build book, without docktest:  {:>7.1} ms",
-        ms(without)
+        "  mdbook build book, no preprocessor:   {:>7.1} ms  {:>7.1} ms CPU",
+        ms(without.wall),
+        ms(without.cpu)
     );
     println!(
-        "  ratio:                                {ratio:>7.2}x   (goal <= 1.10x) {}",
+        "  ratio:                                {ratio:>7.2}x  {cpu_ratio:>7.2}x CPU   (goal <= 1.10x) {}",
         verdict(ratio <= 1.10)
+    );
+    println!(
+        "  of which mdbook-docktest supports html: {:>5.1} ms",
+        ms(supports)
+    );
+    println!(
+        "  and the preprocessor on the guide ({chapters} chapters): {:>5.1} ms",
+        ms(guide)
     );
     println!(
         "  preprocessor alone, {CHAPTERS} chapters ({blocks} runnable blocks): {:>7.1} ms   (goal < 200 ms) {}",
@@ -88,8 +107,27 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Times `mdbook build` of the guide as it is and of a copy whose book.toml has no docktest table.
-fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Duration, Duration) {
+/// Rewrites `book`'s book.toml through `edit`.
+fn edit_book_toml(book: &Path, edit: impl FnOnce(&mut toml::Table)) {
+    let path = book.join("book.toml");
+    let mut table: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    edit(&mut table);
+    std::fs::write(&path, toml::to_string(&table).unwrap()).unwrap();
+}
+
+/// Whether any page mdBook wrote to `dest` carries a docktest badge.
+fn has_badge(dest: &Path) -> bool {
+    std::fs::read_dir(dest).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        path.extension().is_some_and(|e| e == "html")
+            && std::fs::read_to_string(&path).unwrap().contains(BADGE)
+    })
+}
+
+/// Times `mdbook build` of the guide as it is (the preprocessor named by path in its book.toml) and of a
+/// copy whose book.toml has no docktest table: for each, the medians of wall time and of CPU time (mdBook's
+/// and its children's, which a busy machine inflates less).
+fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing) {
     let with = work.join("with");
     let without = work.join("without");
     copy_dir(&root.join("book"), &with);
@@ -98,30 +136,33 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Duration, Durati
     let snaps = root.join("snapshots");
     std::os::unix::fs::symlink(&snaps, work.join("snapshots")).unwrap();
 
-    let toml_path = without.join("book.toml");
-    let mut table: toml::Table = std::fs::read_to_string(&toml_path)
-        .unwrap()
-        .parse()
-        .unwrap();
-    if let Some(toml::Value::Table(pre)) = table.get_mut("preprocessor") {
-        pre.remove("docktest");
-    }
-    std::fs::write(&toml_path, toml::to_string(&table).unwrap()).unwrap();
+    edit_book_toml(&with, |table| {
+        let docktest = table["preprocessor"]["docktest"].as_table_mut().unwrap();
+        docktest.insert("command".into(), bin.display().to_string().into());
+        // The same work either way; a chapter still being written does not stop the measurement.
+        docktest.insert("on-unverified".into(), "warn".into());
+    });
+    edit_book_toml(&without, |table| {
+        if let Some(toml::Value::Table(pre)) = table.get_mut("preprocessor") {
+            pre.remove("docktest");
+        }
+    });
 
-    let build = |book: &Path| {
-        let dest = work.join("out");
-        let start = Instant::now();
-        let out = Command::new("mdbook")
-            .arg("build")
-            .arg(book)
-            .arg("-d")
-            .arg(&dest)
-            .env("MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND", bin)
-            // The same work either way; a chapter still being written does not stop the measurement.
-            .env("MDBOOK_PREPROCESSOR__DOCKTEST__ON_UNVERIFIED", "warn")
+    let build = |book: &Path, dest: &Path| {
+        let mut cmd = Command::new("mdbook");
+        cmd.arg("build").arg(book).arg("-d").arg(dest);
+        // mdBook makes a `[preprocessor.NAME]` table of any `MDBOOK_PREPROCESSOR__NAME__KEY`: none may leak
+        // in from the caller's environment.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("MDBOOK_") {
+                cmd.env_remove(key);
+            }
+        }
+        let (start, cpu) = (Instant::now(), children_cpu());
+        let out = cmd
             .output()
             .expect("mdbook on PATH (scripts/install-tools installs 0.5.4)");
-        let elapsed = start.elapsed();
+        let elapsed = (start.elapsed(), children_cpu() - cpu);
         assert!(
             out.status.success(),
             "mdbook build {} failed:\n{}",
@@ -130,15 +171,111 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Duration, Durati
         );
         elapsed
     };
+    let (with_out, without_out) = (work.join("out-with"), work.join("out-without"));
     // Warm the file cache, then alternate so both see the same machine.
-    build(&with);
-    build(&without);
+    build(&with, &with_out);
+    build(&without, &without_out);
+    assert!(
+        has_badge(&with_out),
+        "the build with docktest published no badge"
+    );
+    assert!(
+        !has_badge(&without_out),
+        "the baseline build ran docktest: its pages carry badges"
+    );
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        a.push(build(&with));
-        b.push(build(&without));
+        a.push(build(&with, &with_out));
+        b.push(build(&without, &without_out));
     }
-    (median(a), median(b))
+    (Timing::of(a), Timing::of(b))
+}
+
+/// Medians of wall and CPU time.
+#[derive(Clone, Copy)]
+struct Timing {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Timing {
+    fn of(runs: Vec<(Duration, Duration)>) -> Timing {
+        Timing {
+            wall: median(runs.iter().map(|r| r.0).collect()),
+            cpu: median(runs.iter().map(|r| r.1).collect()),
+        }
+    }
+}
+
+/// Times the two runs of `mdbook-docktest` that `mdbook build` makes: `supports html`, and the preprocessor
+/// on mdBook's JSON for the guide's chapters. Returns both and the number of chapters.
+fn docktest_runs(root: &Path, bin: &Path, work: &Path) -> (Duration, Duration, usize) {
+    let book_dir = root.join("book");
+    let guide = mdbook_docktest::book::Book::load(&book_dir).expect("the guide loads");
+    let book_toml = std::fs::read_to_string(book_dir.join("book.toml")).unwrap();
+    let mut config = Config::from_str(&book_toml).unwrap();
+    // As in the build above: a chapter still being written does not stop the measurement.
+    config
+        .set("preprocessor.docktest.on-unverified", "warn")
+        .unwrap();
+    let items = guide
+        .pages
+        .iter()
+        .map(|page| {
+            let content = std::fs::read_to_string(guide.root.join(&page.path)).unwrap();
+            let name = page.path.strip_prefix("src").unwrap().to_path_buf();
+            BookItem::Chapter(Chapter::new(
+                &name.display().to_string(),
+                content,
+                name,
+                Vec::new(),
+            ))
+        })
+        .collect();
+    let ctx = PreprocessorContext::new(book_dir.clone(), config, "html".to_string());
+    let input_path = work.join("guide-input.json");
+    std::fs::write(
+        &input_path,
+        serde_json::to_vec(&(ctx, Book::new_with_items(items))).unwrap(),
+    )
+    .unwrap();
+    let supports = || {
+        let start = Instant::now();
+        let status = Command::new(bin)
+            .args(["supports", "html"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "docktest does not support html");
+        start.elapsed()
+    };
+    supports();
+    let supports = median((0..RUNS).map(|_| supports()).collect());
+    // mdBook runs the preprocessor in the book's root.
+    let guide_run = || time_preprocessor(bin, &input_path, &book_dir);
+    guide_run();
+    let guide_time = median((0..RUNS).map(|_| guide_run()).collect());
+    (supports, guide_time, guide.pages.len())
+}
+
+/// Runs the preprocessor on the input in `input_path`, in `dir`, and checks that it hands a book back.
+fn time_preprocessor(bin: &Path, input_path: &Path, dir: &Path) -> Duration {
+    let start = Instant::now();
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .stdin(std::fs::File::open(input_path).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        out.status.success(),
+        "the preprocessor failed on {}:\n{}",
+        input_path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Book>(&out.stdout).expect("a book on stdout");
+    elapsed
 }
 
 /// Generates a 200-chapter book from the guide's chapters (and their snapshots, renamed for the new pages),
@@ -213,33 +350,28 @@ fn preprocessor_alone(root: &Path, bin: &Path, work: &Path) -> (Duration, i64, u
         eprintln!("kept the generated book in {}", keep.display());
     }
 
-    let run = || {
-        let start = Instant::now();
-        let out = Command::new(bin)
-            .stdin(std::fs::File::open(&input_path).unwrap())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        let elapsed = start.elapsed();
-        assert!(
-            out.status.success(),
-            "the preprocessor failed on the generated book:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<Book>(&out.stdout).expect("a book on stdout");
-        elapsed
-    };
+    let run = || time_preprocessor(bin, &input_path, work);
     run();
     let times: Vec<Duration> = (0..RUNS).map(|_| run()).collect();
     (median(times), children_peak_kb(), blocks)
 }
 
+/// The CPU time (user and system) of every child process waited for so far, theirs included.
+fn children_cpu() -> Duration {
+    let usage = children_usage();
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
 /// The largest resident set of any child process so far, in KiB.
 fn children_peak_kb() -> i64 {
+    children_usage().ru_maxrss
+}
+
+fn children_usage() -> libc::rusage {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the struct it is given.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     assert_eq!(rc, 0, "getrusage");
-    usage.ru_maxrss
+    usage
 }

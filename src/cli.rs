@@ -2,13 +2,16 @@
 //! `mdbook-docktest test [BOOK]` and `mdbook-docktest clean`. The binary is [`main`]; the exit code says how
 //! the run went.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anstream::ColorChoice;
 use clap::{Parser, Subcommand};
 use mdbook_preprocessor::Preprocessor;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::book::Book;
 use crate::config::OnUnverified;
@@ -16,7 +19,7 @@ use crate::engine::{self, Endpoint, Engine};
 use crate::hints;
 use crate::preprocessor::{self, Docktest, PreprocessError};
 use crate::report::{self, Printer};
-use crate::runner::{self, PageRun, PrepareError, RunOptions, SnapshotMode};
+use crate::runner::{self, PageRun, Partition, PrepareError, RunOptions, SnapshotMode};
 use crate::snapshot;
 use crate::update;
 
@@ -74,6 +77,10 @@ enum Command {
         /// Run only pages whose path contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Run only shard K of N (1 <= K <= N): the book's pages split over N machines by a hash of each
+        /// page's path, so adding a page never moves the others.
+        #[arg(long, value_name = "K/N")]
+        partition: Option<Partition>,
         /// Write a JUnit XML report to FILE: one test case per block, named by page and line.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -110,6 +117,10 @@ enum Outcome {
     Error = 2,
     /// Stopped by Ctrl-C (after cleaning up), as shells report SIGINT.
     Interrupted = 130,
+    /// Stopped by SIGTERM (after cleaning up).
+    Terminated = 143,
+    /// Stopped by SIGHUP (after cleaning up).
+    HungUp = 129,
 }
 
 /// A failure before anything ran, with what the user can do about it.
@@ -142,11 +153,12 @@ fn run(cli: Cli) -> Result<Outcome, Fatal> {
         Some(Command::Test {
             book,
             filter,
+            partition,
             junit,
             update,
             jobs,
             engines,
-        }) => test(book, filter, junit, update, engines, jobs.into()),
+        }) => test(book, filter, partition, junit, update, engines, jobs.into()),
         Some(Command::Clean) => clean(),
     }
 }
@@ -180,18 +192,76 @@ fn engine_fatal(e: engine::EngineError) -> Fatal {
     }
 }
 
-/// Ctrl-C stops the run as soon as the command in flight is given up on, and each page still removes what it
-/// created; a second Ctrl-C quits at once, leaving `mdbook-docktest clean` to finish.
-fn stop_on_ctrl_c() {
-    let _ = ctrlc::set_handler(|| {
-        if engine::cancelled() {
-            eprintln!(
-                "\nquitting without cleanup; run `mdbook-docktest clean` to remove what is left"
-            );
-            std::process::exit(Outcome::Interrupted as i32);
+/// The signal that stopped the run first; its exit code is the run's.
+static STOPPED_BY: OnceLock<Stop> = OnceLock::new();
+
+/// A signal that stops a run: Ctrl-C, what `timeout` and CI runners send, a closed terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Interrupt,
+    Terminate,
+    HangUp,
+}
+
+impl Stop {
+    fn from_signal(signal: i32) -> Option<Stop> {
+        match signal {
+            SIGINT => Some(Stop::Interrupt),
+            SIGTERM => Some(Stop::Terminate),
+            SIGHUP => Some(Stop::HangUp),
+            _ => None,
         }
-        eprintln!("\ninterrupted: cleaning up (Ctrl-C again to quit at once)");
-        engine::cancel();
+    }
+
+    fn outcome(self) -> Outcome {
+        match self {
+            Stop::Interrupt => Outcome::Interrupted,
+            Stop::Terminate => Outcome::Terminated,
+            Stop::HangUp => Outcome::HungUp,
+        }
+    }
+
+    /// What the run says when it stops.
+    fn word(self) -> &'static str {
+        match self {
+            Stop::Interrupt => "interrupted",
+            Stop::Terminate => "terminated (SIGTERM)",
+            Stop::HangUp => "hung up (SIGHUP)",
+        }
+    }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP stop the run as soon as the command in flight is given up on, and each page
+/// still removes what it created; a second signal quits at once, leaving `mdbook-docktest clean` to finish.
+/// Either way the exit code names the first signal.
+fn stop_on_signals() {
+    // Without the handlers the signals keep their default action, which kills the run without cleanup.
+    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        for stop in signals.forever().filter_map(Stop::from_signal) {
+            // Errors writing are ignored: after SIGHUP the terminal may be gone.
+            let mut err = std::io::stderr();
+            if let Some(first) = STOPPED_BY.get() {
+                let _ = writeln!(
+                    err,
+                    "\nquitting without cleanup; run `mdbook-docktest clean` to remove what is left"
+                );
+                std::process::exit(first.outcome() as i32);
+            }
+            let _ = STOPPED_BY.set(stop);
+            engine::cancel();
+            let again = match stop {
+                Stop::Interrupt => "Ctrl-C again",
+                Stop::Terminate | Stop::HangUp => "a second signal",
+            };
+            let _ = writeln!(
+                err,
+                "\n{}: cleaning up ({again} to quit at once)",
+                stop.word()
+            );
+        }
     });
 }
 
@@ -251,6 +321,7 @@ fn preprocess() -> Result<Outcome, Fatal> {
 fn test(
     root: PathBuf,
     filter: Option<String>,
+    partition: Option<Partition>,
     junit: Option<PathBuf>,
     update: bool,
     engine_hosts: Vec<String>,
@@ -267,6 +338,7 @@ fn test(
     let color = anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never;
     let options = RunOptions {
         filter,
+        partition,
         snapshots: if ci() {
             SnapshotMode::CheckOnly
         } else {
@@ -274,7 +346,8 @@ fn test(
         },
         color,
     };
-    if !book.pages.iter().any(|p| options.selects(p)) {
+    let selection = options.selection(&book.pages);
+    if selection.kept == 0 {
         return Err(Fatal {
             error: anyhow::anyhow!("no page of {} matches the filter", root.display()),
             hint: Some(hints::filter()),
@@ -287,7 +360,7 @@ fn test(
             hint: Some(hints::writable(&dir)),
         })?;
     }
-    stop_on_ctrl_c();
+    stop_on_signals();
     let hosts = if engine_hosts.is_empty() {
         &book.config.engines
     } else {
@@ -327,6 +400,14 @@ fn test(
     for image in &images {
         println!("image:  {image}");
     }
+    if let Some(partition) = &options.partition {
+        println!(
+            "shard:  {partition} runs {} of {} page(s), skips {} (the other shards run them)",
+            selection.selected,
+            selection.kept,
+            selection.kept - selection.selected
+        );
+    }
     let blocks = book
         .pages
         .iter()
@@ -336,9 +417,12 @@ fn test(
     let mut out = Printer::new(color, blocks);
     let pages = runner::run_book(&engines, &book, &options, &mut out);
     let counts = out.summary(&pages, start, &book.config.snapshot_dir(&book.root));
-    if engine::cancelled() {
-        eprintln!("interrupted: the pages that ran removed what they created");
-        return Ok(Outcome::Interrupted);
+    if let Some(stop) = STOPPED_BY.get() {
+        eprintln!(
+            "{}: the pages that ran removed what they created",
+            stop.word()
+        );
+        return Ok(stop.outcome());
     }
     if let Some(path) = &junit {
         let mut names: Vec<String> = engines.iter().map(|e| e.info().to_string()).collect();

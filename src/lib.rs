@@ -28,6 +28,7 @@ pub mod engine;
 mod hints;
 mod markdown;
 pub mod matching;
+mod memo;
 pub mod preprocessor;
 pub mod redact;
 mod report;

@@ -20,9 +20,11 @@
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
+
+use crate::memo::Remembered;
 
 /// Placeholder prefix for IPv4 addresses: `[IP1]`.
 pub const IPV4_PREFIX: &str = "IP";
@@ -108,14 +110,15 @@ impl Class {
         }
     }
 
-    /// Regex source finding values of this class in a line; `Port` needs the address before it (group 1).
+    /// Regex source finding values of this class in a line; `Port` needs the address before it (group 1),
+    /// and a `Name` candidate is one only with one of docker's adjectives (see [`is_volatile`]).
     fn source(self) -> &'static str {
         match self {
             Class::Ipv4 => IPV4,
             Class::Ipv6 => IPV6,
             Class::Mac => MAC,
             Class::Id => ID,
-            Class::Name => &NAME_PATTERN,
+            Class::Name => NAME_CANDIDATE,
             Class::Port => PORT_IN_CONTEXT,
             Class::Time => TIME,
             Class::Date => &DATE_PATTERN,
@@ -126,6 +129,9 @@ impl Class {
     fn bare_source(self) -> &'static str {
         match self {
             Class::Port => r"\d{5}",
+            // The adjectives in the pattern itself: in a line's pattern, a loose candidate could take the
+            // place of the name a `[..]` before it should have skipped to.
+            Class::Name => &NAME_PATTERN,
             _ => self.source(),
         }
     }
@@ -140,9 +146,7 @@ impl Class {
         } else {
             regex::escape(self.prefix())
         };
-        // ASCII classes: the values are ASCII, and Unicode-aware classes make each line's regex ~50x slower
-        // to compile, which dominates replaying a large book.
-        format!("(?-u:{value}|{placeholder})")
+        ascii(&format!("{value}|{placeholder}"))
     }
 
     /// Whether `text` is a volatile value of this class (its exceptions excluded) or one of its placeholders.
@@ -150,7 +154,7 @@ impl Class {
         if let Some(class) = placeholder_class(text) {
             return class == self;
         }
-        WHOLE_VALUE[&self].is_match(text) && is_volatile(self, text)
+        whole_value(self).is_match(text) && is_volatile(self, text)
     }
 
     /// The identity of a value for numbering and binding: spellings of one value share a key (IPv6 forms,
@@ -435,6 +439,11 @@ const TIME: &str = concat!(
 const MONTH: &str = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
 const WEEKDAY: &str = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
 
+/// A word shaped like a name `docker run` makes up: with the adjectives left to [`is_volatile`], the finder
+/// takes a tenth of the work of [`NAME_PATTERN`] to compile and finds the same words, as both match whole
+/// words only.
+const NAME_CANDIDATE: &str = r"\b[a-z]+_[a-z]+[0-9]?\b";
+
 static NAME_PATTERN: LazyLock<String> =
     LazyLock::new(|| format!(r"\b(?:{})_[a-z]+[0-9]?\b", ADJECTIVES.join("|")));
 
@@ -456,19 +465,24 @@ static DATE_PATTERN: LazyLock<String> = LazyLock::new(|| {
     .join("|")
 });
 
-/// Each class's bare pattern anchored to a whole string, to check what the matcher captured.
-static WHOLE_VALUE: LazyLock<HashMap<Class, Regex>> = LazyLock::new(|| {
-    Class::ALL
-        .iter()
-        .map(|&class| {
-            let source = format!("^(?:{})$", class.bare_source());
-            (
-                class,
-                Regex::new(&source).expect("built-in redaction pattern"),
-            )
-        })
-        .collect()
-});
+/// A pattern with ASCII classes (`\d`, `\b`): the values are ASCII, and Unicode-aware classes make a
+/// pattern several times slower to compile, a cost every `mdbook build` and every line the matcher compiles
+/// pays. The finders, the whole-value checks and the matcher's value patterns all read values this way.
+fn ascii(source: &str) -> String {
+    format!("(?-u:{source})")
+}
+
+/// Each class's bare pattern anchored to a whole string, to check what the matcher captured; compiled the
+/// first time a value of that class is checked, as a book may show only a few classes.
+static WHOLE_VALUE: [OnceLock<Regex>; Class::ALL.len()] =
+    [const { OnceLock::new() }; Class::ALL.len()];
+
+fn whole_value(class: Class) -> &'static Regex {
+    WHOLE_VALUE[class as usize].get_or_init(|| {
+        let source = ascii(&format!("^(?:{})$", class.bare_source()));
+        Regex::new(&source).expect("built-in redaction pattern")
+    })
+}
 
 const PLACEHOLDER: &str = r"\[(?:(IP6_|IP|MAC|ID|NAME|PORT)\d+|(TIME|DATE))\]";
 
@@ -477,12 +491,29 @@ struct Rule {
     regex: Regex,
 }
 
+impl Rule {
+    /// Where the rule finds values in `line`: a finder's group 1 when it has one (a port after its
+    /// address), else the whole match. Only such a finder asks for captures, which cost more than finding
+    /// the match alone.
+    fn found(&self, line: &str) -> Vec<Range<usize>> {
+        if self.class.is_some() && self.regex.captures_len() > 1 {
+            self.regex
+                .captures_iter(line)
+                .filter_map(|caps| caps.get(1).or_else(|| caps.get(0)))
+                .map(|m| m.range())
+                .collect()
+        } else {
+            self.regex.find_iter(line).map(|m| m.range()).collect()
+        }
+    }
+}
+
 /// Finders in priority order: a span is kept only if no earlier finder claimed any of its bytes (a date
 /// holds a time of day, `:::32768` holds something IPv6-shaped, a MAC looks like a time).
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let rule = |class: Option<Class>, source: &str| Rule {
         class,
-        regex: Regex::new(source).expect("built-in redaction pattern"),
+        regex: Regex::new(&ascii(source)).expect("built-in redaction pattern"),
     };
     let priority = [
         Class::Date,
@@ -500,7 +531,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
 });
 
 static PLACEHOLDER_WHOLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("^{PLACEHOLDER}$")).expect("placeholder pattern"));
+    LazyLock::new(|| Regex::new(&ascii(&format!("^{PLACEHOLDER}$"))).expect("placeholder pattern"));
 
 /// Whether a line holds a placeholder (`[IP1]`, `[TIME]`): text redacted, or written by an author, whose
 /// width is not the width of the value it stands for.
@@ -560,7 +591,10 @@ fn is_volatile(class: Class, text: &str) -> bool {
             text.bytes().any(|b| b.is_ascii_digit()) && text.bytes().any(|b| b.is_ascii_lowercase())
         }
         Class::Port => text.parse::<u32>().is_ok_and(is_ephemeral_port),
-        Class::Name | Class::Time | Class::Date => true,
+        Class::Name => text
+            .split_once('_')
+            .is_some_and(|(adjective, _)| ADJECTIVES.contains(&adjective)),
+        Class::Time | Class::Date => true,
     }
 }
 
@@ -587,23 +621,26 @@ fn fits_context(class: Class, line: &str, range: &Range<usize>) -> bool {
     }
 }
 
+thread_local! {
+    /// The spans of lines already looked at: each look is nine regex searches.
+    static SPANS: Remembered<Vec<Span>> = Remembered::new(4096);
+}
+
 /// The volatile values of one line, and the placeholders already in it, in order, non-overlapping.
 pub fn volatile_spans(line: &str) -> Vec<Span> {
+    SPANS.with(|spans| spans.get(line, || find_spans(line)))
+}
+
+fn find_spans(line: &str) -> Vec<Span> {
     let mut spans: Vec<Span> = Vec::new();
     for rule in RULES.iter() {
-        for caps in rule.regex.captures_iter(line) {
-            let (range, class) = match rule.class {
-                None => {
-                    let whole = caps.get(0).expect("group 0");
-                    let Some(class) = placeholder_class(whole.as_str()) else {
-                        continue;
-                    };
-                    (whole.range(), class)
-                }
-                Some(class) => {
-                    let m = caps.get(1).or_else(|| caps.get(0)).expect("group 0");
-                    (m.range(), class)
-                }
+        for range in rule.found(line) {
+            let class = match rule.class {
+                None => match placeholder_class(&line[range.clone()]) {
+                    Some(class) => class,
+                    None => continue,
+                },
+                Some(class) => class,
             };
             if range.is_empty()
                 || (rule.class.is_some() && !is_volatile(class, &line[range.clone()]))
@@ -1068,6 +1105,42 @@ mod tests {
             redact("happy_einstein, zen_lovelace3, happy_einstein, my_web"),
             "[NAME1], [NAME2], [NAME1], my_web"
         );
+    }
+
+    #[test]
+    fn name_candidates_are_the_names_the_adjective_pattern_finds() {
+        // The finder matches any `word_word` and leaves the adjective to `is_volatile`; it must find exactly
+        // the whole-word names the adjective pattern (still what a line's pattern uses) finds.
+        let pattern = Regex::new(&ascii(&NAME_PATTERN)).unwrap();
+        let lines = [
+            "happy_einstein, zen_lovelace3, my_web, admiring_foo_bar",
+            "happy_einstein12 Xhappy_einstein happy_Einstein happy_einsteiné happy_ happy__x",
+            "web-happy_einstein.local sad_x9 boring_wozniak-2 nonsad_x sadly_x",
+        ];
+        for line in lines {
+            let found: Vec<&str> = volatile_spans(line)
+                .iter()
+                .filter(|s| s.class == Class::Name)
+                .map(|s| &line[s.range.clone()])
+                .collect();
+            let want: Vec<&str> = pattern.find_iter(line).map(|m| m.as_str()).collect();
+            assert_eq!(found, want, "{line}");
+        }
+        assert!(ADJECTIVES
+            .iter()
+            .all(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_lowercase())));
+    }
+
+    #[test]
+    fn values_are_ascii() {
+        // Values are read with ASCII digits and word boundaries, as the matcher's value patterns read
+        // them: a time in other digits is text the page must show as it is.
+        assert_eq!(redact("time=١٢ ms took 12ms"), "time=١٢ ms took [TIME]");
+        assert_eq!(
+            redact("٣ seconds ago, 3 seconds ago"),
+            "٣ seconds ago, [TIME]"
+        );
+        assert_eq!(redact("éhappy_einstein"), "é[NAME1]");
     }
 
     #[test]

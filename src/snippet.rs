@@ -336,9 +336,14 @@ impl Prompts {
     }
 }
 
+/// The default prompts, compiled once: every page of a book is parsed with them, and Unicode classes such as
+/// `\w` are slow to compile.
+static DEFAULT_PROMPTS: LazyLock<Prompts> =
+    LazyLock::new(|| Prompts::new(Prompts::DEFAULT).expect("default prompts compile"));
+
 impl Default for Prompts {
     fn default() -> Self {
-        Prompts::new(Prompts::DEFAULT).expect("default prompts compile")
+        DEFAULT_PROMPTS.clone()
     }
 }
 

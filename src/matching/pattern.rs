@@ -4,6 +4,7 @@
 use regex::Regex;
 
 use super::{is_any_lines, Bindings, Conflict, Match, ANY_TEXT};
+use crate::memo::Remembered;
 use crate::redact::{self, Class};
 
 /// [`super::match_output`] without its shortcut: every line through its pattern. Both sides are lines as
@@ -109,8 +110,23 @@ fn compile_line(text: &str) -> Pattern {
     }
     source.push_str(&literal(&text[last..]));
     source.push('$');
-    let regex = Regex::new(&source).expect("escaped literals and built-in patterns");
-    Pattern::Line { regex, slots }
+    Pattern::Line {
+        regex: compiled(source),
+        slots,
+    }
+}
+
+thread_local! {
+    /// Line patterns compiled before: the aligner matches one page line against every line of a run.
+    static COMPILED: Remembered<Regex> = Remembered::new(1024);
+}
+
+fn compiled(source: String) -> Regex {
+    COMPILED.with(|compiled| {
+        compiled.get(&source, || {
+            Regex::new(&source).expect("escaped literals and built-in patterns")
+        })
+    })
 }
 
 /// Regex for literal text, where a run of two or more spaces (table padding) stands for any run of spaces:

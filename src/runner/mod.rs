@@ -13,8 +13,12 @@ mod page;
 mod pool;
 mod record;
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 use crate::book::Book;
 use crate::engine::{
@@ -45,18 +49,102 @@ pub enum SnapshotMode {
 pub struct RunOptions {
     /// Run only pages whose path contains this text.
     pub filter: Option<String>,
+    /// Run only the pages of this shard (`--partition K/N`).
+    pub partition: Option<Partition>,
     pub snapshots: SnapshotMode,
     /// Colored diffs.
     pub color: bool,
 }
 
 impl RunOptions {
-    /// Whether the run includes `page` (`--filter`).
+    /// Whether the run includes `page`: the filter keeps it (`--filter`) and it is in the shard
+    /// (`--partition`).
     pub fn selects(&self, page: &Page) -> bool {
+        self.keeps(page) && self.partition.is_none_or(|p| p.holds(&page.path))
+    }
+
+    /// Whether `--filter` keeps `page`.
+    fn keeps(&self, page: &Page) -> bool {
         self.filter
             .as_deref()
             .is_none_or(|f| page.path.to_string_lossy().contains(f))
     }
+
+    /// How many of `pages` the filter keeps, and how many of those the run includes.
+    pub fn selection(&self, pages: &[Page]) -> Selection {
+        Selection {
+            kept: pages.iter().filter(|p| self.keeps(p)).count(),
+            selected: pages.iter().filter(|p| self.selects(p)).count(),
+        }
+    }
+}
+
+/// What [`RunOptions::selection`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selection {
+    /// Pages the filter keeps (all of them without `--filter`).
+    pub kept: usize,
+    /// Of those, the pages in the shard: the ones that run.
+    pub selected: usize,
+}
+
+/// Shard `shard` of `shards` (1-based, `K/N`): the part of a book's pages one CI machine runs when N
+/// machines share the book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    shard: u64,
+    shards: u64,
+}
+
+impl Partition {
+    pub fn new(shard: u64, shards: u64) -> Result<Partition, PartitionError> {
+        if shards == 0 {
+            return Err(PartitionError::NoShards);
+        }
+        if !(1..=shards).contains(&shard) {
+            return Err(PartitionError::OutOfRange { shard, shards });
+        }
+        Ok(Partition { shard, shards })
+    }
+
+    /// Whether the page at `path` (`src/page.md`) is in this shard. Decided by a hash of the path alone, as
+    /// nextest's `--partition hash:K/N` does, so adding or removing a page never moves another. SHA-256 and
+    /// not std's hasher, whose seed changes from process to process: every machine must agree.
+    pub fn holds(&self, path: &Path) -> bool {
+        let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+        let head: [u8; 8] = digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 32 bytes");
+        u64::from_be_bytes(head) % self.shards == self.shard - 1
+    }
+}
+
+impl fmt::Display for Partition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.shard, self.shards)
+    }
+}
+
+impl FromStr for Partition {
+    type Err = PartitionError;
+
+    /// `K/N`, as `--partition` takes it.
+    fn from_str(s: &str) -> Result<Partition, PartitionError> {
+        let (shard, shards) = s.split_once('/').ok_or(PartitionError::Syntax)?;
+        let number = |n: &str| n.trim().parse::<u64>().map_err(|_| PartitionError::Syntax);
+        Partition::new(number(shard)?, number(shards)?)
+    }
+}
+
+/// A `--partition` that names no shard.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionError {
+    #[error("expected K/N, shard K of N (1 <= K <= N), such as 1/2")]
+    Syntax,
+    #[error("there is no shard of 0: N must be at least 1")]
+    NoShards,
+    #[error("there is no shard {shard} of {shards}: K/N needs 1 <= K <= N")]
+    OutOfRange { shard: u64, shards: u64 },
 }
 
 /// Why one step failed.
@@ -313,4 +401,130 @@ pub enum PrepareError {
         #[source]
         source: ImageError,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pages(names: impl IntoIterator<Item = String>) -> Vec<PathBuf> {
+        names
+            .into_iter()
+            .map(|n| PathBuf::from(format!("src/{n}.md")))
+            .collect()
+    }
+
+    fn shard_of(path: &Path, shards: u64) -> Vec<u64> {
+        (1..=shards)
+            .filter(|&k| Partition::new(k, shards).unwrap().holds(path))
+            .collect()
+    }
+
+    // Together the shards run the whole book, and no page twice.
+    #[test]
+    fn every_page_lands_in_exactly_one_shard() {
+        for shards in 1..=7 {
+            for path in pages((0..300).map(|i| format!("chapter-{i}"))) {
+                assert_eq!(shard_of(&path, shards).len(), 1, "{path:?} of {shards}");
+            }
+        }
+    }
+
+    // A CI matrix keeps each page on its machine when the book grows, so timings and failures stay put.
+    #[test]
+    fn adding_pages_does_not_move_the_others() {
+        let book = pages((0..50).map(|i| format!("page-{i}")));
+        let before: Vec<_> = book.iter().map(|p| shard_of(p, 4)).collect();
+        let grown: Vec<_> = pages((0..80).map(|i| format!("new-{i}")))
+            .into_iter()
+            .chain(book.iter().cloned())
+            .collect();
+        let after: Vec<_> = grown[80..].iter().map(|p| shard_of(p, 4)).collect();
+        assert_eq!(before, after);
+    }
+
+    // Every machine, process and build computes the same split (std's hasher is seeded per process): the
+    // first 8 bytes of `printf src/PAGE.md | sha256sum`, modulo N, plus 1.
+    #[test]
+    fn the_split_is_the_same_everywhere() {
+        let book = pages(
+            [
+                "introduction",
+                "user-defined-bridge",
+                "default-bridge",
+                "exposing-ports",
+            ]
+            .map(String::from),
+        );
+        let shards: Vec<_> = book.iter().map(|p| shard_of(p, 3)[0]).collect();
+        assert_eq!(shards, [1, 2, 2, 1]);
+    }
+
+    // A split that put every page in one shard would satisfy the rules above and save no time.
+    #[test]
+    fn shards_get_a_fair_share() {
+        let book = pages((0..400).map(|i| format!("chapter-{i}")));
+        for k in 1..=4 {
+            let share = book
+                .iter()
+                .filter(|p| Partition::new(k, 4).unwrap().holds(p))
+                .count();
+            assert!(
+                (60..=140).contains(&share),
+                "shard {k}/4 holds {share} of 400"
+            );
+        }
+    }
+
+    // `--partition` takes K/N with 1 <= K <= N and says what is wrong with anything else.
+    #[test]
+    fn partition_is_k_of_n() {
+        assert_eq!("2/3".parse(), Ok(Partition::new(2, 3).unwrap()));
+        assert_eq!("1/1".parse::<Partition>().unwrap().to_string(), "1/1");
+        assert_eq!(
+            "3/2".parse::<Partition>(),
+            Err(PartitionError::OutOfRange {
+                shard: 3,
+                shards: 2
+            })
+        );
+        assert_eq!(
+            "0/2".parse::<Partition>(),
+            Err(PartitionError::OutOfRange {
+                shard: 0,
+                shards: 2
+            })
+        );
+        assert_eq!("1/0".parse::<Partition>(), Err(PartitionError::NoShards));
+        for bad in ["2", "", "a/2", "1/b", "-1/2", "1/2/3"] {
+            assert_eq!(
+                bad.parse::<Partition>(),
+                Err(PartitionError::Syntax),
+                "{bad}"
+            );
+        }
+    }
+
+    // The filter and the shard both narrow the run; the counts tell the filter's pages from the shard's.
+    #[test]
+    fn selection_applies_filter_then_shard() {
+        let book: Vec<Page> = pages((0..40).map(|i| format!("net-{i}")))
+            .into_iter()
+            .chain(pages((0..10).map(|i| format!("other-{i}"))))
+            .map(|p| crate::snippet::parse_page(&p, "").unwrap())
+            .collect();
+        let options = |shard| RunOptions {
+            filter: Some("net-".into()),
+            partition: Some(Partition::new(shard, 2).unwrap()),
+            snapshots: SnapshotMode::Skip,
+            color: false,
+        };
+        let (one, two) = (options(1).selection(&book), options(2).selection(&book));
+        assert_eq!((one.kept, two.kept), (40, 40));
+        assert_eq!(one.selected + two.selected, 40);
+        assert!(book
+            .iter()
+            .filter(|p| options(1).selects(p))
+            .all(|p| p.path.to_string_lossy().contains("net-")));
+    }
 }

@@ -29,6 +29,7 @@ fn every_block_of_the_book_is_verified() {
         .collect();
     let options = RunOptions {
         filter: None,
+        partition: None,
         snapshots: SnapshotMode::Skip,
         color: false,
     };

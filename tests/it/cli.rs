@@ -248,3 +248,53 @@ fn jobs_beyond_the_engines_at_hand_are_named() {
         "{run}"
     );
 }
+
+// CI machines share a book with `--partition K/N`: shards 1/2 and 2/2 together run every page exactly once,
+// each says how many pages it runs and skips, and each writes its own JUnit file with its pages alone.
+#[test]
+fn partitions_run_every_page_exactly_once() {
+    let engine = support::locked_engine();
+    let reports = tempfile::tempdir().unwrap();
+    let mut ran = Vec::new();
+    for k in 1..=2 {
+        let junit = reports.path().join(format!("shard-{k}.xml"));
+        let run = test_book(fixture("partition"))
+            .arg("--partition")
+            .arg(format!("{k}/2"))
+            .arg("--junit")
+            .arg(&junit)
+            .run();
+        assert_eq!(run.code, Some(0), "{run}");
+        // The runner prints each page's path on a line of its own before its blocks.
+        let pages: Vec<&str> = run
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("src/"))
+            .collect();
+        let runs = format!(
+            "shard:  {k}/2 runs {} of 5 page(s), skips {}",
+            pages.len(),
+            5 - pages.len()
+        );
+        assert!(run.stdout.contains(&runs), "{run}");
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        for page in ["alpha", "bravo", "charlie", "delta", "echo"] {
+            let place = format!("src/{page}.md:3");
+            let here = pages.contains(&format!("src/{page}.md").as_str());
+            assert_eq!(xml.contains(&place), here, "{place} in shard {k}/2:\n{xml}");
+        }
+        ran.extend(pages.into_iter().map(String::from));
+    }
+    ran.sort();
+    assert_eq!(
+        ran,
+        [
+            "src/alpha.md",
+            "src/bravo.md",
+            "src/charlie.md",
+            "src/delta.md",
+            "src/echo.md"
+        ]
+    );
+    engine.assert_left_as_found();
+}

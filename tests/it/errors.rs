@@ -160,3 +160,18 @@ fn engines_named_in_book_toml_come_first() {
         "{err}"
     );
 }
+
+// A shard that does not exist is a usage error naming the rule, before any engine work.
+#[test]
+fn partition_out_of_range() {
+    let err = error_line(
+        &test_book(fixture("partition"))
+            .args(["--partition", "3/2"])
+            .without_engine()
+            .run(),
+    );
+    assert_eq!(
+        err,
+        "error: invalid value '3/2' for '--partition <K/N>': there is no shard 3 of 2: K/N needs 1 <= K <= N"
+    );
+}

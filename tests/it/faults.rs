@@ -29,24 +29,68 @@ fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
-// Ctrl-C in the middle of a page stops the run promptly, and the page still removes what it created.
-#[test]
-fn ctrl_c_mid_page_cleans_up() {
+/// Sends `sig` to a run in the middle of a page: the run stops promptly with `code`, says it stopped, and the
+/// page still removes what it created.
+fn stopped_mid_page_cleans_up(sig: nix::sys::signal::Signal, code: i32) {
     let engine = support::locked_engine();
     let child = test_book(fixture("slow")).spawn();
     wait_for_objects(&engine, engine.before());
     std::thread::sleep(Duration::from_millis(500));
     let sent = Instant::now();
-    signal(&child, nix::sys::signal::Signal::SIGINT);
+    signal(&child, sig);
     let out = Run::from(child.wait_with_output().unwrap());
-    assert_eq!(out.code, Some(130), "{out}");
+    assert_eq!(out.code, Some(code), "{out}");
     // The page's `sleep 30` is given up on at once, not waited for.
     assert!(
         sent.elapsed() < Duration::from_secs(15),
         "{:?}",
         sent.elapsed()
     );
-    assert!(out.all().contains("interrupted"), "{out}");
+    assert!(
+        out.all()
+            .contains("the pages that ran removed what they created"),
+        "{out}"
+    );
+    engine.assert_left_as_found();
+}
+
+// Ctrl-C in the middle of a page stops the run promptly, and the page still removes what it created.
+#[test]
+fn ctrl_c_mid_page_cleans_up() {
+    stopped_mid_page_cleans_up(nix::sys::signal::Signal::SIGINT, 130);
+}
+
+// SIGTERM (what `timeout` and CI runners send) mid-page used to kill the run and leave its container until
+// `clean` ran: it cleans up like Ctrl-C and exits 143, as shells report SIGTERM.
+#[test]
+fn sigterm_mid_page_cleans_up() {
+    stopped_mid_page_cleans_up(nix::sys::signal::Signal::SIGTERM, 143);
+}
+
+// SIGHUP (the terminal closed) mid-page cleans up like Ctrl-C and exits 129.
+#[test]
+fn sighup_mid_page_cleans_up() {
+    stopped_mid_page_cleans_up(nix::sys::signal::Signal::SIGHUP, 129);
+}
+
+// A second signal while the first cleans up quits at once, with the first signal's exit code.
+#[test]
+fn second_signal_quits_at_once() {
+    let engine = support::locked_engine();
+    let child = test_book(fixture("slow")).spawn();
+    wait_for_objects(&engine, engine.before());
+    signal(&child, nix::sys::signal::Signal::SIGTERM);
+    // Apart, so the run sees them in this order.
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(143), "{out}");
+    assert!(out.all().contains("quitting without cleanup"), "{out}");
+    // Its terminals die with their pseudo-terminal; give the engine a moment to see the last of them.
+    std::thread::sleep(Duration::from_millis(500));
+    // What the run left is `clean`'s to remove.
+    let cleaned = docktest(["clean"]).run();
+    assert_eq!(cleaned.code, Some(0), "{cleaned}");
     engine.assert_left_as_found();
 }
 
