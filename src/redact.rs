@@ -38,6 +38,9 @@ pub const ID_PREFIX: &str = "ID";
 pub const NAME_PREFIX: &str = "NAME";
 /// Placeholder prefix for ephemeral ports the engine or the kernel picked: `[PORT1]`.
 pub const PORT_PREFIX: &str = "PORT";
+/// Placeholder prefix for network interface indexes the kernel handed out: `[IF1]` for the `27` of
+/// `27: eth0@if28:`.
+pub const IFINDEX_PREFIX: &str = "IF";
 /// Placeholder for any duration, elapsed time or transfer rate; never numbered, equality means nothing.
 pub const TIME_PLACEHOLDER: &str = "[TIME]";
 /// Placeholder for any date or timestamp; never numbered, equality means nothing.
@@ -63,6 +66,9 @@ pub enum Class {
     Time,
     /// `2026-11-26T10:00:00Z`, `Thu Nov 26 10:00:00 UTC 2026`, HTTP and log timestamps.
     Date,
+    /// An interface index as `ip addr` and `ip link` print them: `27` and `28` in `27: eth0@if28: <…>`.
+    /// Every container gets new ones; a page that shows `ip addr show` would fail on them otherwise.
+    Ifindex,
 }
 
 /// Where a volatile value (or a placeholder an author wrote, like `[IP1]`) sits in a line, in bytes.
@@ -73,7 +79,7 @@ pub struct Span {
 }
 
 impl Class {
-    const ALL: [Class; 8] = [
+    const ALL: [Class; 9] = [
         Class::Ipv4,
         Class::Ipv6,
         Class::Mac,
@@ -82,6 +88,7 @@ impl Class {
         Class::Port,
         Class::Time,
         Class::Date,
+        Class::Ifindex,
     ];
 
     /// Whether equal values of this class must stay equal (and different ones different) across a page.
@@ -97,6 +104,7 @@ impl Class {
             Class::Id => ID_PREFIX,
             Class::Name => NAME_PREFIX,
             Class::Port => PORT_PREFIX,
+            Class::Ifindex => IFINDEX_PREFIX,
             Class::Time => TIME_PLACEHOLDER,
             Class::Date => DATE_PLACEHOLDER,
         }
@@ -120,6 +128,7 @@ impl Class {
             Class::Id => ID,
             Class::Name => NAME_CANDIDATE,
             Class::Port => PORT_IN_CONTEXT,
+            Class::Ifindex => IFINDEX_IN_CONTEXT,
             Class::Time => TIME,
             Class::Date => &DATE_PATTERN,
         }
@@ -129,6 +138,7 @@ impl Class {
     fn bare_source(self) -> &'static str {
         match self {
             Class::Port => r"\d{5}",
+            Class::Ifindex => r"\d{1,7}",
             // The adjectives in the pattern itself: in a line's pattern, a loose candidate could take the
             // place of the name a `[..]` before it should have skipped to.
             Class::Name => &NAME_PATTERN,
@@ -422,6 +432,9 @@ const MAC: &str = r"\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b";
 const ID: &str = r"\b(?:[0-9a-f]{64}|[0-9a-f]{12})\b";
 // In context only: after an address, `]` (`[::]:`) or `:::`; the port itself is group 1.
 const PORT_IN_CONTEXT: &str = r"(?:\b(?:\d{1,3}\.){3}\d{1,3}|\]|::):(\d{5})\b";
+/// An index at the start of an `ip` line (`27: eth0`, the interface name checked by `fits_context`) or after
+/// `@if` (`eth0@if28`).
+const IFINDEX_IN_CONTEXT: &str = r"(?:^|@if)(\d{1,7})\b";
 const TIME: &str = concat!(
     // ping summaries: `min/avg/max = 0.061/0.075/0.089 ms`
     r"\b\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)+ ?ms\b",
@@ -484,7 +497,7 @@ fn whole_value(class: Class) -> &'static Regex {
     })
 }
 
-const PLACEHOLDER: &str = r"\[(?:(IP6_|IP|MAC|ID|NAME|PORT)\d+|(TIME|DATE))\]";
+const PLACEHOLDER: &str = r"\[(?:(IP6_|IP|MAC|ID|NAME|PORT|IF)\d+|(TIME|DATE))\]";
 
 struct Rule {
     class: Option<Class>,
@@ -517,6 +530,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     };
     let priority = [
         Class::Date,
+        Class::Ifindex,
         Class::Port,
         Class::Mac,
         Class::Ipv6,
@@ -551,6 +565,7 @@ fn placeholder_class(text: &str) -> Option<Class> {
         ID_PREFIX => Class::Id,
         NAME_PREFIX => Class::Name,
         PORT_PREFIX => Class::Port,
+        IFINDEX_PREFIX => Class::Ifindex,
         "TIME" => Class::Time,
         _ => Class::Date,
     })
@@ -591,6 +606,8 @@ fn is_volatile(class: Class, text: &str) -> bool {
             text.bytes().any(|b| b.is_ascii_digit()) && text.bytes().any(|b| b.is_ascii_lowercase())
         }
         Class::Port => text.parse::<u32>().is_ok_and(is_ephemeral_port),
+        // The loopback is always 1, in every namespace.
+        Class::Ifindex => text != "1",
         Class::Name => text
             .split_once('_')
             .is_some_and(|(adjective, _)| ADJECTIVES.contains(&adjective)),
@@ -612,6 +629,16 @@ fn fits_context(class: Class, line: &str, range: &Range<usize>) -> bool {
         Class::Ipv6 => {
             let wordy = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
             !wordy(before) && !wordy(after) && after != Some(':') && after != Some('.')
+        }
+        // At the start of a line only as `ip` prints an interface: `27: eth0@if28: <BROADCAST,…`.
+        Class::Ifindex if range.start == 0 => {
+            let rest = &line[range.end..];
+            rest.strip_prefix(": ").is_some_and(|name| {
+                name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && name
+                        .split_once(": <")
+                        .is_some_and(|(name, _)| !name.contains(' '))
+            })
         }
         // `00:00:00` inside `00:00:00:00:00:00` is not a time.
         Class::Time if line[range.clone()].contains(':') => {
@@ -1035,6 +1062,21 @@ mod tests {
 
     fn redact(text: &str) -> String {
         Redactor::new().redact(text)
+    }
+
+    #[test]
+    fn interface_indexes_are_numbered() {
+        // Every container's interfaces get new indexes: `ip addr show` on a page must still match.
+        let mut page = Redactor::new();
+        assert_eq!(
+            page.redact("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n27: eth0@if28: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500\n"),
+            "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536\n[IF1]: eth0@if[IF2]: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500\n"
+        );
+        // Only where `ip` prints them: other numbers at the start of a line stay.
+        assert_eq!(
+            redact("27: not an interface\n3: a b: <c>\n"),
+            "27: not an interface\n3: a b: <c>\n"
+        );
     }
 
     #[test]

@@ -211,6 +211,7 @@ fn plural(class: Class) -> &'static str {
         Class::Id => "IDs",
         Class::Name => "names",
         Class::Port => "ports",
+        Class::Ifindex => "interface indexes",
         Class::Time => "durations",
         Class::Date => "dates",
     }
@@ -223,6 +224,7 @@ fn noun(class: Class) -> &'static str {
         Class::Id => "ID",
         Class::Name => "name",
         Class::Port => "port",
+        Class::Ifindex => "interface index",
         Class::Time => "duration",
         Class::Date => "date",
     }
@@ -696,6 +698,18 @@ mod tests {
         assert!(matches("\nNAME\nweb\n", "NAME\nweb\n"));
         assert!(matches("NAME\nweb", "\n\nNAME\nweb\n\n"));
         assert!(!matches("NAME\n\nweb", "NAME\nweb\n"));
+    }
+
+    #[test]
+    fn interface_indexes_bind_like_other_values() {
+        // `ip addr show` as a guide printed it matches a run with other indexes, but the page's
+        // `eth0@if28` pairing must hold.
+        let page = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue\n27: eth0@if28: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue";
+        let run = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue\n827: eth0@if828: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue\n";
+        assert!(matches(page, run));
+        let same = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue\n827: eth0@if827: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue\n";
+        assert!(!matches(page, same));
+        assert!(!matches("2: lo: <LOOPBACK>", "1: lo: <LOOPBACK>\n"));
     }
 
     #[test]

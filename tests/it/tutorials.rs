@@ -46,7 +46,7 @@ fn docker_docs_style_tutorial_still_fails_on_a_wrong_line() {
     assert_eq!(run.code, Some(1), "{out}");
     assert!(out.contains("-alpine9: Up 3 seconds"), "{out}");
     assert!(
-        out.contains("src/default-bridge.md:60: # ping -c 2 alpine2"),
+        out.contains("src/default-bridge.md:67: # ping -c 2 alpine2"),
         "{out}"
     );
     assert!(out.contains("-ping: bad address 'alpine3'"), "{out}");
