@@ -80,8 +80,10 @@ fn second_signal_quits_at_once() {
     let child = test_book(fixture("slow")).spawn();
     wait_for_objects(&engine, engine.before());
     signal(&child, nix::sys::signal::Signal::SIGTERM);
-    // Apart, so the run sees them in this order.
-    std::thread::sleep(Duration::from_millis(300));
+    // Apart, so the run sees them in this order, yet close: the second must land while the first still
+    // cleans up. Regression: 300 ms apart, a page's cleanup on a quick engine was over before the second
+    // signal came, and the run had nothing left to quit.
+    std::thread::sleep(Duration::from_millis(50));
     signal(&child, nix::sys::signal::Signal::SIGINT);
     let out = Run::from(child.wait_with_output().unwrap());
     assert_eq!(out.code, Some(143), "{out}");
