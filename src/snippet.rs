@@ -401,6 +401,9 @@ pub fn parse_page_in(path: &Path, content: &str, grammar: Grammar<'_>) -> Result
 const RUNNABLE_LANGS: [&str; 4] = ["console", "sh", "shell", "bash"];
 const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id, bare, json";
 const DEFAULT_IGNORE_REASON: &str = "not run";
+const DANGLING_BACKSLASH: &str =
+    "the command continues with `\\` past the end of the block; remove the \
+                                  backslash or add the line it continues onto";
 const OPEN_SESSION_HINT: &str =
     "open one with `docker run -it` / `docker exec -it` / `docker attach`";
 
@@ -548,6 +551,11 @@ impl PageParser<'_> {
         if affects_page {
             self.terms.insert(attrs.term.clone(), end);
         }
+        self.push_block(fence, lang, attrs, steps);
+        Ok(())
+    }
+
+    fn push_block(&mut self, fence: &Fence, lang: String, attrs: Attrs, steps: Vec<Step>) {
         self.blocks.push(Block {
             line: fence.line,
             span: fence.span.clone(),
@@ -559,7 +567,6 @@ impl PageParser<'_> {
             prefix: fence.prefix.clone(),
             steps,
         });
-        Ok(())
     }
 
     /// A fence with no prompt: a block of bare commands when it says `bare` (or the book makes its language's
@@ -595,17 +602,7 @@ impl PageParser<'_> {
             ));
         }
         let steps = self.bare_steps(&fence.body)?;
-        self.blocks.push(Block {
-            line: fence.line,
-            span: fence.span.clone(),
-            lang,
-            info: fence.info.clone(),
-            attrs,
-            heading: fence.heading.clone(),
-            body: fence.body.clone(),
-            prefix: fence.prefix.clone(),
-            steps,
-        });
+        self.push_block(fence, lang, attrs, steps);
         Ok(())
     }
 
@@ -624,11 +621,7 @@ impl PageParser<'_> {
             while ends_with_continuation(input.last().expect("one line")) {
                 i += 1;
                 let Some(next) = lines.get(i) else {
-                    return Err(self.error(
-                        line,
-                        "the command continues with `\\` past the end of the block; \
-                         remove the backslash or add the line it continues onto",
-                    ));
+                    return Err(self.error(line, DANGLING_BACKSLASH));
                 };
                 input.push(next.text.clone());
             }
@@ -822,11 +815,7 @@ impl PageParser<'_> {
                 input.push(rest.to_string());
             } else if ends_with_continuation(input.last().expect("one line")) {
                 let Some(next) = next else {
-                    return Err(self.error(
-                        lines[*i].line,
-                        "the command continues with `\\` past the end of the block; \
-                         remove the backslash or add the line it continues onto",
-                    ));
+                    return Err(self.error(lines[*i].line, DANGLING_BACKSLASH));
                 };
                 input.push(next.text.clone());
             } else {

@@ -49,33 +49,29 @@ pub(super) fn run_pages(
         drop(done);
         // Tell the observer in page order: a page is told once every page before it has been.
         let mut waiting: BTreeMap<usize, (PageRun, Told)> = BTreeMap::new();
-        let mut told_up_to = 0;
         let mut out = Vec::with_capacity(pages.len());
         for (index, result, told) in results {
             waiting.insert(index, (result, told));
-            while let Some((result, told)) = waiting.remove(&told_up_to) {
-                let page = pages[told_up_to];
-                observer.page_started(page);
-                for block in &told.blocks {
-                    observer.block_done(page, block);
-                }
-                observer.page_done(&result);
-                out.push(result);
-                told_up_to += 1;
+            while let Some((result, told)) = waiting.remove(&out.len()) {
+                out.push(tell(observer, pages[out.len()], result, told));
             }
         }
         // Cancelled: pages after a gap never ran; those that did are still told, in order.
         for (index, (result, told)) in waiting {
-            let page = pages[index];
-            observer.page_started(page);
-            for block in &told.blocks {
-                observer.block_done(page, block);
-            }
-            observer.page_done(&result);
-            out.push(result);
+            out.push(tell(observer, pages[index], result, told));
         }
         out
     })
+}
+
+/// Hands a page's report to the observer, as a run on one engine would have told it.
+fn tell(observer: &mut dyn Observer, page: &Page, result: PageRun, told: Told) -> PageRun {
+    observer.page_started(page);
+    for block in &told.blocks {
+        observer.block_done(page, block);
+    }
+    observer.page_done(&result);
+    result
 }
 
 /// Page indexes, the pages expected to take longest first, so that the run ends as early as it can. A
