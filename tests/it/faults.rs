@@ -137,50 +137,79 @@ fn unwritable_snapshot_folder_is_an_error_up_front() {
     assert!(said.contains("hint: make"), "{said}");
 }
 
-/// A sealed engine of this test's own, so that restarting it disturbs nobody.
+/// A sealed engine of this test's own, so that restarting it disturbs nobody. Its names follow
+/// `DOCKTEST_ENGINE_PREFIX`, so that two checkouts testing side by side each restart their own.
 struct PrivateEngine {
-    env: Vec<(&'static str, &'static str)>,
+    names: Names,
+    env: Vec<(&'static str, String)>,
     endpoint: Endpoint,
 }
 
-impl PrivateEngine {
-    const ENV: [(&'static str, &'static str); 3] = [
-        ("DOCKTEST_NETNS_NAME", "dt-fault"),
-        ("DOCKTEST_STATE", "/var/lib/docktest-fault"),
-        ("DOCKTEST_RUN", "/run/docktest-fault"),
-    ];
+struct Names {
+    netns: String,
+    state: String,
+    run: String,
+}
 
+impl Names {
+    fn new() -> Names {
+        let base = std::env::var("DOCKTEST_ENGINE_PREFIX").unwrap_or_else(|_| "docktest".into());
+        Names {
+            netns: format!("{base}-fault"),
+            state: format!("/var/lib/{base}-fault"),
+            run: format!("/run/{base}-fault"),
+        }
+    }
+
+    fn env(&self) -> [(&'static str, &str); 3] {
+        [
+            ("DOCKTEST_NETNS_NAME", &self.netns),
+            ("DOCKTEST_STATE", &self.state),
+            ("DOCKTEST_RUN", &self.run),
+        ]
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}/docker.sock", self.run)
+    }
+}
+
+impl PrivateEngine {
     fn start() -> PrivateEngine {
-        Self::launch();
+        let names = Names::new();
+        Self::launch(&names);
+        let host = names.host();
+        let netns = format!("/var/run/netns/{}", names.netns);
         // It is this test's own engine: whatever an earlier, failed run of the test left goes.
         let docker = |args: &str| {
             Command::new("sh")
                 .arg("-c")
                 .arg(format!("docker {args}"))
-                .env("DOCKER_HOST", "unix:///run/docktest-fault/docker.sock")
+                .env("DOCKER_HOST", &host)
                 .output()
                 .expect("docker CLI runs")
         };
-        docker("ps -aq | DOCKER_HOST=unix:///run/docktest-fault/docker.sock xargs -r docker rm -f");
+        docker("ps -aq | xargs -r docker rm -f");
         docker("network prune -f");
         docker("volume prune -f");
         PrivateEngine {
             env: vec![
-                ("DOCKER_HOST", "unix:///run/docktest-fault/docker.sock"),
-                ("DOCKTEST_NETNS", "/var/run/netns/dt-fault"),
+                ("DOCKER_HOST", host.clone()),
+                ("DOCKTEST_NETNS", netns.clone()),
             ],
             endpoint: Endpoint {
-                host: "unix:///run/docktest-fault/docker.sock".into(),
-                netns: Some("/var/run/netns/dt-fault".into()),
+                host,
+                netns: Some(netns.into()),
             },
+            names,
         }
     }
 
     /// Runs `scripts/engine-start` for this engine (idempotent).
-    fn launch() {
+    fn launch(names: &Names) {
         let script = support::manifest_dir().join("scripts/engine-start");
         let out = Command::new(&script)
-            .envs(Self::ENV)
+            .envs(names.env())
             .output()
             .expect("scripts/engine-start runs");
         assert!(
@@ -193,7 +222,7 @@ impl PrivateEngine {
     /// Stops dockerd as `systemctl restart docker` does (its containers stop with it), and starts it again
     /// in the same namespace.
     fn restart(&self) {
-        let pid: i32 = std::fs::read_to_string("/run/docktest-fault/dockerd.pid")
+        let pid: i32 = std::fs::read_to_string(format!("{}/dockerd.pid", self.names.run))
             .expect("the private engine's pid file")
             .trim()
             .parse()
@@ -203,14 +232,14 @@ impl PrivateEngine {
         while nix::sys::signal::kill(pid, None).is_ok() {
             std::thread::sleep(Duration::from_millis(100));
         }
-        PrivateEngine::launch();
+        PrivateEngine::launch(&self.names);
     }
 }
 
 impl Drop for PrivateEngine {
     fn drop(&mut self) {
         let script = support::manifest_dir().join("scripts/engine-stop");
-        let _ = Command::new(script).envs(Self::ENV).output();
+        let _ = Command::new(script).envs(self.names.env()).output();
     }
 }
 
@@ -224,7 +253,9 @@ fn engine_restart_mid_page() {
     let engine = PrivateEngine::start();
     let client = support::engine_at(engine.endpoint.clone());
     let before = client.inventory().unwrap();
-    let child = test_book(fixture("restart")).envs(&engine.env).spawn();
+    let child = test_book(fixture("restart"))
+        .envs(engine.env.iter().map(|(k, v)| (k, v)))
+        .spawn();
     // The first page has started its container when the inventory grows.
     let deadline = Instant::now() + Duration::from_secs(30);
     while client.inventory().unwrap().containers.len() == before.containers.len() {

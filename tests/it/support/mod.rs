@@ -105,7 +105,10 @@ impl Docktest {
         self
     }
 
-    pub fn envs<'a>(mut self, vars: impl IntoIterator<Item = &'a (&'a str, &'a str)>) -> Self {
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        mut self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         for (k, v) in vars {
             self.0.env(k, v);
         }
