@@ -4,6 +4,7 @@
 //! this edge.
 
 mod images;
+pub mod policy;
 mod proxy;
 mod terminal;
 
