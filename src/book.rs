@@ -48,6 +48,7 @@ impl Book {
             .container_prompts()
             .map_err(|e| ConfigError::Invalid {
                 path: root.join("book.toml"),
+                line: None,
                 problem: OptionsError::Prompts(e),
             })?;
         let mut book = Book {

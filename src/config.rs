@@ -13,6 +13,7 @@
 //! prompts = ['[/~]\S* # ', '# '] # container prompts, as regexes (replaces the defaults)
 //! bare-commands = true           # run prompt-less sh/bash fences, each line a command
 //! engines = ["unix:///run/docktest/docker.sock", "ssh://ci"]   # where `test` runs pages, see --engine
+//! allow = ["bind-mounts:/srv/site"]  # powers beyond the page's sandbox, for every block (see engine::policy)
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::engine::policy::Allowed;
 use crate::snippet::{PromptError, Prompts};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +32,11 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {problem}")]
+    #[error("{}{}: {problem}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Invalid {
         path: PathBuf,
+        /// The line of book.toml the problem is on, where docktest can tell.
+        line: Option<usize>,
         problem: OptionsError,
     },
 }
@@ -50,6 +54,9 @@ pub enum OptionsError {
     Option(String),
     #[error("[preprocessor.docktest]: option `prompts`: {0}")]
     Prompts(#[from] PromptError),
+    /// A power name `allow` does not know.
+    #[error("[preprocessor.docktest]: option `allow`: {problem}")]
+    Allow { word: String, problem: String },
 }
 
 /// docktest's options.
@@ -77,6 +84,11 @@ pub struct Config {
     /// `--jobs` above 1, else the one engine DOCKER_HOST names.
     #[serde(default)]
     pub engines: Vec<String>,
+    /// Powers beyond the page's sandbox that every block of the book may use (`["bind-mounts:/srv/site"]`,
+    /// names as [`Allowed::parse`] reads them); a block adds its own with `allow=`. Checked when the
+    /// config is read. Default: none.
+    #[serde(default)]
+    pub allow: Vec<String>,
     /// Local recipes for images that cannot be pulled, by image reference (`alpine:latest`).
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecipe>,
@@ -103,6 +115,7 @@ impl Default for Config {
             prompts: None,
             bare_commands: false,
             engines: Vec::new(),
+            allow: Vec::new(),
             images: BTreeMap::new(),
             command: None,
             before: Vec::new(),
@@ -170,7 +183,23 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        Config::parse(&text).map_err(|problem| ConfigError::Invalid { path, problem })
+        Config::parse(&text).map_err(|problem| {
+            // A bad power name is found after serde has read the table, so its line is looked up here.
+            let line = match &problem {
+                OptionsError::Allow { word, .. } => text
+                    .lines()
+                    .position(|l| {
+                        l.contains(&format!("\"{word}\"")) || l.contains(&format!("'{word}'"))
+                    })
+                    .map(|i| i + 1),
+                _ => None,
+            };
+            ConfigError::Invalid {
+                path,
+                line,
+                problem,
+            }
+        })
     }
 
     /// Parses a whole `book.toml`; an error names the offending option.
@@ -209,7 +238,21 @@ impl Config {
                     OptionsError::Option(culprit.unwrap_or_else(|| e.message().to_string()))
                 })?;
         config.container_prompts()?;
+        config.allowed()?;
         Ok(config)
+    }
+
+    /// The powers `allow` grants every block.
+    pub fn allowed(&self) -> Result<Allowed, OptionsError> {
+        Allowed::parse(self.allow.iter().map(String::as_str)).map_err(|problem| {
+            let word = self
+                .allow
+                .iter()
+                .find(|w| Allowed::parse([w.as_str()]).is_err())
+                .cloned()
+                .unwrap_or_default();
+            OptionsError::Allow { word, problem }
+        })
     }
 
     /// The container prompts pages are parsed with: the `prompts` option, else the defaults.
@@ -322,6 +365,35 @@ snapshot = \"x\"\n",
         .unwrap();
         assert_eq!(c.on_unverified, OnUnverified::Warn);
         assert!(!c.real_output);
+    }
+
+    // A book-wide grant is read when the book is; a misspelt power is an error at its line of book.toml.
+    #[test]
+    fn allow_names_known_powers() {
+        let c = Config::parse(
+            "[preprocessor.docktest]\nallow = [\"pid-host\", \"bind-mounts:/srv\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.allowed().unwrap().names(),
+            ["pid-host", "bind-mounts:/srv"]
+        );
+        assert!(Config::default().allowed().unwrap().is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("book.toml"),
+            "[book]\ntitle = \"x\"\n\n[preprocessor.docktest]\nallow = [\"cap-add\", \"root\"]\n",
+        )
+        .unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}:5: [preprocessor.docktest]: option `allow`: unknown power `root` (known: {})",
+                dir.path().join("book.toml").display(),
+                crate::engine::policy::known_names()
+            )
+        );
     }
 
     // The keys mdBook reads from a preprocessor table are not docktest's typos.

@@ -94,3 +94,13 @@ pub(crate) fn writable(dir: &Path) -> String {
         dir.display()
     )
 }
+
+/// For a request the page's sandbox refused: the grant on the block at `place` (`src/page.md:12`), or for
+/// the whole book.
+pub(crate) fn allow(place: &str, grant: &str) -> String {
+    format!(
+        "if the page is meant to do this, allow it on the block with `allow=\"{grant}\"` in its fence at \
+         {place}, or for every block of the book with `allow = [\"{grant}\"]` under \
+         [preprocessor.docktest] in book.toml"
+    )
+}

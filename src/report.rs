@@ -201,6 +201,19 @@ pub fn details(page: &Path, block: &BlockRun) -> Vec<String> {
                     }
                 )),
                 StepFailure::Terminal { message } => out.push(format!("      {message}")),
+                StepFailure::Refused {
+                    what,
+                    grant,
+                    fence_line,
+                } => {
+                    out.push(format!(
+                        "      refused: {what}, beyond what a page may do; nothing was created"
+                    ));
+                    out.push(format!(
+                        "      hint: {}",
+                        hints::allow(&format!("{}:{fence_line}", page.display()), grant)
+                    ));
+                }
             }
         }
     }

@@ -38,6 +38,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use crate::engine::policy::Allowed;
 use crate::markdown::{self, Fence};
 
 pub use crate::markdown::BodyLine;
@@ -114,6 +115,8 @@ pub struct Attrs {
     pub bare: bool,
     /// `json=exact`: JSON under the block's commands must be the whole JSON printed, no keys added.
     pub json: Json,
+    /// `allow="pid-host cap-add"`: powers beyond the page's sandbox this block's commands may use.
+    pub allow: Allowed,
 }
 
 /// How JSON the page shows is compared with the JSON a command printed (the matcher decides what a match
@@ -139,6 +142,7 @@ impl Default for Attrs {
             id: None,
             bare: false,
             json: Json::Subset,
+            allow: Allowed::default(),
         }
     }
 }
@@ -399,7 +403,7 @@ pub fn parse_page_in(path: &Path, content: &str, grammar: Grammar<'_>) -> Result
 }
 
 const RUNNABLE_LANGS: [&str; 4] = ["console", "sh", "shell", "bash"];
-const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id, bare, json";
+const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id, bare, json, allow";
 const DEFAULT_IGNORE_REASON: &str = "not run";
 const DANGLING_BACKSLASH: &str =
     "the command continues with `\\` past the end of the block; remove the \
@@ -936,6 +940,7 @@ fn parse_attrs(text: &str) -> Result<Attrs, String> {
             "retry" => attrs.retry = Some(duration_value(&name, value)?),
             "bare" => attrs.bare = flag(&name, value)?,
             "json" => attrs.json = json_value(&name, value)?,
+            "allow" => attrs.allow = allow_value(&name, value)?,
             _ => unreachable!("attribute names are checked above"),
         }
         seen.push(name);
@@ -980,6 +985,18 @@ fn json_value(name: &str, value: Option<String>) -> Result<Json, String> {
             "bad value `{other}` for `{name}`; write `{name}=exact` (no keys added) or `{name}=subset` (the default)"
         )),
     }
+}
+
+/// Power names separated by spaces or commas (in quotes, as fence attributes are comma-separated):
+/// `allow=pid-host`, `allow="pid-host cap-add"`.
+fn allow_value(name: &str, value: Option<String>) -> Result<Allowed, String> {
+    let value = required(name, value, "pid-host")?;
+    Allowed::parse(
+        value
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty()),
+    )
+    .map_err(|e| format!("fence attribute `{name}`: {e}"))
 }
 
 fn duration_value(name: &str, value: Option<String>) -> Result<Duration, String> {
@@ -1515,7 +1532,31 @@ mod tests {
         assert_eq!(
             attr_error("console,timout=5s"),
             "src/net.md:3: unknown fence attribute `timout` (known: ignore, hidden, teardown, term, timeout, \
-             retry, id, bare, json)"
+             retry, id, bare, json, allow)"
+        );
+    }
+
+    // `allow` names powers, one or several in quotes; a misspelt one is an error at the fence's line.
+    #[test]
+    fn attribute_allow() {
+        assert!(attrs("console").allow.is_empty());
+        assert_eq!(attrs("console,allow=pid-host").allow.names(), ["pid-host"]);
+        assert_eq!(
+            attrs(r#"console,allow="pid-host, cap-add bind-mounts:/srv",hidden"#)
+                .allow
+                .names(),
+            ["pid-host", "cap-add", "bind-mounts:/srv"]
+        );
+        assert_eq!(
+            attr_error("console,allow=host-pid"),
+            format!(
+                "src/net.md:3: fence attribute `allow`: unknown power `host-pid` (known: {})",
+                crate::engine::policy::known_names()
+            )
+        );
+        assert_eq!(
+            attr_error("console,allow"),
+            "src/net.md:3: fence attribute `allow` needs a value, e.g. `allow=pid-host`"
         );
     }
 

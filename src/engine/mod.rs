@@ -374,8 +374,9 @@ impl Engine {
         })
     }
 
-    /// Starts the proxy a page's terminals talk through, with a journal of what it creates, in `dir`.
-    pub(crate) fn start_proxy(&self, dir: &Path) -> Result<Proxy, ProxyError> {
+    /// Starts the proxy a page's terminals talk through, with a journal of what it creates, in `dir`;
+    /// `folder` is the page's working folder, which its containers may bind-mount.
+    pub(crate) fn start_proxy(&self, dir: &Path, folder: &Path) -> Result<Proxy, ProxyError> {
         let journal = journal_dir().join(format!(
             "{}-{}.journal",
             std::process::id(),
@@ -389,7 +390,12 @@ impl Engine {
         };
         std::fs::create_dir_all(journal_dir()).map_err(bind_err)?;
         std::fs::write(&journal, format!("engine {}\n", self.endpoint.host)).map_err(bind_err)?;
-        Proxy::start(&dir.join("docker.sock"), &self.endpoint.host, journal)
+        Proxy::start(
+            &dir.join("docker.sock"),
+            &self.endpoint.host,
+            journal,
+            folder,
+        )
     }
 
     /// Removes what a page created (as its proxy saw it), plus named volumes its containers created on the

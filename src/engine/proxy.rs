@@ -7,6 +7,11 @@
 //! and the hijacked connections of `attach` and `exec` included), and the IDs in the answers to `create`
 //! calls are recorded, in memory and in a journal file that `mdbook-docktest clean` reads after a run was
 //! killed.
+//!
+//! The proxy is also where the page's sandbox is enforced: the bodies of container, exec and volume creates
+//! are read whole and put to [`policy::check`] before anything is forwarded. A refused request never reaches
+//! the engine: the CLI gets the engine's own kind of refusal (HTTP 403, `{"message": …}`), and the refusal
+//! is kept for the runner, which fails the block with it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +24,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+
+use super::policy::{self, Allowed, Check, Refusal};
 
 /// What a page created, in order of creation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,10 +47,21 @@ pub enum ProxyError {
     Unsupported { host: String },
 }
 
+/// What the page may do now, and what it asked for and was refused since the runner last looked: shared
+/// between the runner (which sets the grants before each block) and the proxy.
+#[derive(Debug, Default)]
+struct Guard {
+    allowed: Allowed,
+    refusals: Vec<Refusal>,
+    /// Names the page gave the containers it created (`--volumes-from` takes names).
+    names: Vec<String>,
+}
+
 /// A running proxy; stops when dropped.
 pub struct Proxy {
     socket: PathBuf,
     created: Arc<Mutex<Created>>,
+    guard: Arc<Mutex<Guard>>,
     lost: Arc<AtomicBool>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -51,8 +69,14 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens on `socket`, forwarding to the engine at `upstream` (`unix:///…` or `tcp://host:port`).
-    /// Creations are appended to `journal` as `container <id>` lines as they happen.
-    pub fn start(socket: &Path, upstream: &str, journal: PathBuf) -> Result<Proxy, ProxyError> {
+    /// Creations are appended to `journal` as `container <id>` lines as they happen. `folder` is the page's
+    /// working folder, the one host path its containers may bind-mount without a grant.
+    pub fn start(
+        socket: &Path,
+        upstream: &str,
+        journal: PathBuf,
+        folder: &Path,
+    ) -> Result<Proxy, ProxyError> {
         let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
         let upstream = match (
             upstream.strip_prefix("unix://"),
@@ -74,10 +98,13 @@ impl Proxy {
         std_listener.set_nonblocking(true).map_err(bind_err)?;
         let created = Arc::new(Mutex::new(Created::default()));
         let lost = Arc::new(AtomicBool::new(false));
+        let guard = Arc::new(Mutex::new(Guard::default()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let state = Arc::new(State {
             upstream,
             created: created.clone(),
+            guard: guard.clone(),
+            folder: folder.to_path_buf(),
             journal: Mutex::new(journal),
             lost: lost.clone(),
         });
@@ -92,6 +119,7 @@ impl Proxy {
         Ok(Proxy {
             socket: socket.to_path_buf(),
             created,
+            guard,
             lost,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -115,6 +143,20 @@ impl Proxy {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+
+    /// The powers the page's requests may use from now on (the block about to run).
+    pub fn allow(&self, allowed: Allowed) {
+        lock(&self.guard).allowed = allowed;
+    }
+
+    /// The requests refused since the last call, in order.
+    pub fn take_refusals(&self) -> Vec<Refusal> {
+        std::mem::take(&mut lock(&self.guard).refusals)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Drop for Proxy {
@@ -150,12 +192,37 @@ impl Upstream {
 struct State {
     upstream: Upstream,
     created: Arc<Mutex<Created>>,
+    guard: Arc<Mutex<Guard>>,
+    /// The page's working folder.
+    folder: PathBuf,
     journal: Mutex<PathBuf>,
     /// Set when the engine's event stream broke: it stopped or restarted while the page ran.
     lost: Arc<AtomicBool>,
 }
 
 impl State {
+    /// The policy's answer to `request` with `body`, from the page's sandbox as it is now; a refusal is
+    /// kept for the runner.
+    fn screen(&self, request: policy::Request, body: &[u8]) -> Check {
+        let mut guard = lock(&self.guard);
+        let own: Vec<String> = lock(&self.created)
+            .containers
+            .iter()
+            .chain(&guard.names)
+            .cloned()
+            .collect();
+        let sandbox = policy::Sandbox {
+            allowed: &guard.allowed,
+            folder: &self.folder,
+            own: &own,
+        };
+        let check = policy::check(request, body, &sandbox);
+        if let Check::Refused(refusal) = &check {
+            guard.refusals.push(refusal.clone());
+        }
+        check
+    }
+
     fn record(&self, kind: Kind, id: String) {
         {
             let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
@@ -297,8 +364,13 @@ async fn forward(
     state: Arc<State>,
 ) -> Result<Response<Body>, hyper::Error> {
     let kind = create_kind(req.method(), req.uri().path());
+    let name = container_name(kind, req.uri());
     let wants_upgrade = req.headers().contains_key(hyper::header::UPGRADE);
     let client_side = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
+    let req = match screen(req, &state).await? {
+        Ok(req) => req,
+        Err(refused) => return Ok(refused),
+    };
 
     let upstream = match state.upstream.connect().await {
         Ok(s) => s,
@@ -329,6 +401,7 @@ async fn forward(
             let bytes = body.collect().await?.to_bytes();
             if let Some(id) = created_id(kind, &bytes) {
                 state.record(kind, id);
+                lock(&state.guard).names.extend(name);
             }
             Ok(Response::from_parts(
                 parts,
@@ -339,14 +412,62 @@ async fn forward(
     }
 }
 
+/// The name a container create gives its container (`?name=web`), if any.
+fn container_name(kind: Option<Kind>, uri: &hyper::Uri) -> Option<String> {
+    if kind != Some(Kind::Container) {
+        return None;
+    }
+    let query = uri.query()?;
+    // Names hold only `[a-zA-Z0-9_.-]`, which a query string writes as they are.
+    let name = query.split('&').find_map(|kv| kv.strip_prefix("name="))?;
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+/// Reads a request's whole body, for the requests whose body must be looked at before it is forwarded.
+async fn buffer_body(
+    req: Request<Incoming>,
+) -> Result<(hyper::http::request::Parts, Bytes), hyper::Error> {
+    let (parts, body) = req.into_parts();
+    Ok((parts, body.collect().await?.to_bytes()))
+}
+
+/// Puts the requests the sandbox covers to the policy: `Ok` with the request to forward (the same bytes),
+/// or `Err` with the answer the CLI gets instead; every other request passes as it streams.
+async fn screen(
+    req: Request<Incoming>,
+    state: &State,
+) -> Result<Result<Request<Body>, Response<Body>>, hyper::Error> {
+    let Some(request) = policy::Request::of(req.method(), req.uri().path()) else {
+        return Ok(Ok(req.map(|b| b.boxed())));
+    };
+    let (parts, bytes) = buffer_body(req).await?;
+    Ok(match state.screen(request, &bytes) {
+        Check::Allowed => Ok(Request::from_parts(
+            parts,
+            Full::new(bytes).map_err(|never| match never {}).boxed(),
+        )),
+        // As the engine refuses what it will not do, so the CLI prints `Error response from daemon: …`.
+        Check::Refused(refusal) => Err(json_error(StatusCode::FORBIDDEN, &refusal.to_string())),
+        Check::Unreadable(why) => Err(json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("docktest did not forward this request: {why}"),
+        )),
+    })
+}
+
 fn bad_gateway(message: &str) -> Response<Body> {
+    json_error(StatusCode::BAD_GATEWAY, message)
+}
+
+/// An answer in the engine's own error form.
+fn json_error(status: StatusCode, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "message": message }).to_string();
     let mut resp = Response::new(
         Full::new(Bytes::from(body))
             .map_err(|never| match never {})
             .boxed(),
     );
-    *resp.status_mut() = StatusCode::BAD_GATEWAY;
+    *resp.status_mut() = status;
     resp.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::page::PageScope;
 use super::record::{BlockState, Next};
 use super::{BlockRun, Observer, RunOptions, SnapshotVerdict, StepFailure, Verdict, RETRY_PAUSE};
+use crate::engine::policy::Allowed;
 use crate::engine::{self, CommandResult, StepKind, StepSpec, Terminal};
 use crate::matching::Bindings;
 use crate::redact::Redactor;
@@ -44,6 +45,8 @@ pub(super) struct PageRunner<'a> {
     engine_info: String,
     pub(super) redactor: Redactor,
     pub(super) bindings: Bindings,
+    /// The powers book.toml grants every block.
+    book_allow: &'a Allowed,
     /// By terminal name.
     in_flight: BTreeMap<String, InFlight>,
     done: Vec<(usize, BlockRun)>,
@@ -53,6 +56,7 @@ impl<'a> PageRunner<'a> {
     pub fn new(
         page: &'a Page,
         kinds: Vec<Vec<StepKind>>,
+        book_allow: &'a Allowed,
         options: &'a RunOptions,
         snapshot_dir: &'a Path,
         date: &'a str,
@@ -68,6 +72,7 @@ impl<'a> PageRunner<'a> {
             engine_info,
             redactor: Redactor::new(),
             bindings: Bindings::default(),
+            book_allow,
             in_flight: BTreeMap::new(),
             done: Vec::new(),
         }
@@ -140,6 +145,7 @@ impl<'a> PageRunner<'a> {
     fn run_steps(&mut self, scope: &mut PageScope<'_>, index: usize, may_run_on: bool) -> Steps {
         let block = &self.page.blocks[index];
         let mut state = BlockState::default();
+        scope.allow(self.book_allow.union(&block.attrs.allow));
         for (k, step) in block.steps.iter().enumerate() {
             let last = k + 1 == block.steps.len();
             let term = match scope.terminal(&block.attrs.term) {

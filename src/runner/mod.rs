@@ -171,6 +171,16 @@ pub enum StepFailure {
     },
     /// The terminal could not run it.
     Terminal { message: String },
+    /// It asked the engine for a power beyond the page's sandbox, which the block does not allow; the
+    /// request was not forwarded, so nothing was created.
+    Refused {
+        /// What was asked: `` `--pid host` (the machine's own namespace) ``.
+        what: String,
+        /// The grant that allows it: `pid-host`.
+        grant: String,
+        /// Page line of the block's opening fence, where `allow=` goes.
+        fence_line: usize,
+    },
 }
 
 impl From<TerminalError> for StepFailure {
@@ -312,8 +322,18 @@ pub fn run_book(
     let snapshot_dir = book.config.snapshot_dir(&book.root);
     let date = today();
     let pages: Vec<&Page> = book.pages.iter().filter(|p| options.selects(p)).collect();
+    // Checked when the book was read.
+    let allow = book.config.allowed().unwrap_or_default();
     let run = |engine: &Engine, page: &Page, observer: &mut dyn Observer| {
-        page::run_page(engine, page, options, &snapshot_dir, &date, observer)
+        page::run_page(
+            engine,
+            page,
+            &allow,
+            options,
+            &snapshot_dir,
+            &date,
+            observer,
+        )
     };
     match engines {
         [] => Vec::new(),

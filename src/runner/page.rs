@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::block::PageRunner;
 use super::{wait_for_engine, Observer, PageError, PageRun, RunOptions};
+use crate::engine::policy::{Allowed, Refusal};
 use crate::engine::{self, Engine, Inventory, Proxy, Removed, StepKind, Terminal, TerminalError};
 use crate::snippet::{Page, Prompt, SessionChange};
 
@@ -43,8 +44,24 @@ impl<'e> PageScope<'e> {
             .prefix("docktest-proxy-")
             .tempdir()
             .map_err(folder("the proxy's folder"))?;
-        scope.proxy = Some((engine.start_proxy(dir.path())?, dir));
+        let workdir = scope.workdir.as_ref().expect("made above").path();
+        scope.proxy = Some((engine.start_proxy(dir.path(), workdir)?, dir));
         Ok(scope)
+    }
+
+    /// The powers beyond the sandbox the page's requests may use from now on.
+    pub fn allow(&self, allowed: Allowed) {
+        if let Some((proxy, _)) = &self.proxy {
+            proxy.allow(allowed);
+        }
+    }
+
+    /// What the proxy refused since the last call.
+    pub fn take_refusals(&self) -> Vec<Refusal> {
+        self.proxy
+            .as_ref()
+            .map(|(proxy, _)| proxy.take_refusals())
+            .unwrap_or_default()
     }
 
     /// The terminal `name`, started in the page's working folder the first time a block uses it.
@@ -118,6 +135,7 @@ impl Drop for PageScope<'_> {
 pub(super) fn run_page(
     engine: &Engine,
     page: &Page,
+    book_allow: &Allowed,
     options: &RunOptions,
     snapshot_dir: &Path,
     date: &str,
@@ -139,6 +157,7 @@ pub(super) fn run_page(
     let mut run = PageRunner::new(
         page,
         step_kinds(page),
+        book_allow,
         options,
         snapshot_dir,
         date,

@@ -70,6 +70,22 @@ impl PageRunner<'_> {
         result: Result<CommandResult, StepFailure>,
     ) -> Next {
         state.command(step);
+        // A refused request fails the step whatever the command printed: the page asked for a power the
+        // block does not have, and the CLI's error is docktest's doing, not the engine's.
+        let refusals = scope.take_refusals();
+        if !refusals.is_empty() {
+            for refusal in refusals {
+                state.fail(
+                    step,
+                    StepFailure::Refused {
+                        what: refusal.what,
+                        grant: refusal.grant,
+                        fence_line: block.line,
+                    },
+                );
+            }
+            return Next::Stop;
+        }
         let result = match result {
             Ok(r) => r,
             Err(what) => {
