@@ -207,7 +207,8 @@ pub fn details(page: &Path, block: &BlockRun) -> Vec<String> {
                     fence_line,
                 } => {
                     out.push(format!(
-                        "      refused: {what}, beyond what a page may do; nothing was created"
+                        "      refused {what}: a page may not do this unless allowed; it was not sent to \
+                         the engine, so nothing was created"
                     ));
                     out.push(format!(
                         "      hint: {}",

@@ -70,21 +70,19 @@ impl PageRunner<'_> {
         result: Result<CommandResult, StepFailure>,
     ) -> Next {
         state.command(step);
-        // A refused request fails the step whatever the command printed: the page asked for a power the
-        // block does not have, and the CLI's error is docktest's doing, not the engine's.
+        // A refused request fails the step whatever the command printed or the page expects: the page asked
+        // for a power the block does not have, and the CLI's error is docktest's doing, not the engine's.
         let refusals = scope.take_refusals();
-        if !refusals.is_empty() {
-            for refusal in refusals {
-                state.fail(
-                    step,
-                    StepFailure::Refused {
-                        what: refusal.what,
-                        grant: refusal.grant,
-                        fence_line: block.line,
-                    },
-                );
-            }
-            return Next::Stop;
+        let refused = !refusals.is_empty();
+        for refusal in refusals {
+            state.fail(
+                step,
+                StepFailure::Refused {
+                    what: refusal.what,
+                    grant: refusal.grant,
+                    fence_line: block.line,
+                },
+            );
         }
         let result = match result {
             Ok(r) => r,
@@ -110,6 +108,10 @@ impl PageRunner<'_> {
             .transcript
             .output(step, &self.redactor.redact(&actual));
         state.raw.output(step, &actual);
+        if refused && !result.timed_out {
+            state.ended(&Recorded::Code(result.status.unwrap_or(-1)));
+            return Next::Stop;
+        }
         if result.timed_out {
             // A session left at a timeout is in an unknown state: close it, as the page cannot go on in it.
             let mut session_closed = result.session_closed;

@@ -19,6 +19,8 @@ mod parser_props;
 mod replay;
 /// The sealed engine: no route off the machine, stock from inside, its namespace shared by the terminals.
 mod safety;
+/// The sandbox: powers beyond an ordinary container's refused unless a block or the book allows them.
+mod sandbox;
 /// Container sessions and named terminals.
 mod sessions;
 mod support;
