@@ -540,7 +540,7 @@ fn render_block(
     out.push_str(&ticks);
     out.push('\n');
     out.push_str(prefix);
-    out.push_str(&badge(replay, short, format));
+    out.push_str(&badge(replay, short, &block.attrs.allow.names(), format));
     // A blank line ends the badge's HTML block before whatever follows.
     out.push('\n');
     out.push_str(prefix.trim_end());
@@ -550,8 +550,9 @@ fn render_block(
     out
 }
 
-/// The line under a published block: verified (engine, date), ignored (reason) or not verified.
-fn badge(replay: &Replay, short: &str, format: BadgeFormat) -> String {
+/// The line under a published block: verified (engine, date), ignored (reason) or not verified; and for a
+/// block that runs with powers beyond the sandbox (`allow=`), which ones, so readers know before they paste.
+fn badge(replay: &Replay, short: &str, powers: &[String], format: BadgeFormat) -> String {
     let (class, mark, text) = match replay {
         Replay::Verified { meta, .. } => {
             let on = if meta.engine.is_empty() {
@@ -569,13 +570,28 @@ fn badge(replay: &Replay, short: &str, format: BadgeFormat) -> String {
         Replay::Ignored(reason) => ("ignored", "–", format!("Not run: {reason}")),
         Replay::Unverified(_) => ("unverified", "!", format!("Not verified: {short}")),
     };
+    let powers = match replay {
+        Replay::Ignored(_) => None,
+        _ if powers.is_empty() => None,
+        _ => Some(format!("needs extra powers: {}", powers.join(", "))),
+    };
     match format {
         BadgeFormat::Html => format!(
             "<div class=\"docktest-badge docktest-{class}\" role=\"note\"><span class=\"docktest-mark\" \
-             aria-hidden=\"true\">{mark}</span> {}</div>",
-            escape_html(&text)
+             aria-hidden=\"true\">{mark}</span> {}{}</div>",
+            escape_html(&text),
+            powers
+                .map(|p| format!(
+                    " <span class=\"docktest-powers\" title=\"This example asks Docker for more than an \
+                     ordinary container gets\">{}</span>",
+                    escape_html(&p)
+                ))
+                .unwrap_or_default()
         ),
-        BadgeFormat::Text => format!("*{}*", escape_markdown(&text)),
+        BadgeFormat::Text => match powers {
+            Some(p) => format!("*{}* *({})*", escape_markdown(&text), escape_markdown(&p)),
+            None => format!("*{}*", escape_markdown(&text)),
+        },
     }
 }
 
@@ -874,6 +890,30 @@ mod tests {
             r.content,
             format!("# T\n\n```console\n$ false\n$ echo hi\nhi\n```\n{BADGE}\n\n\nAfter.\n")
         );
+    }
+
+    // A block that runs with powers beyond the sandbox tells readers which, in its badge; others do not.
+    #[test]
+    fn a_block_with_extra_powers_says_so() {
+        let md = "```console,allow=\"pid-host cap-add\"\n$ echo hi\nhi\n```\n";
+        let dir = snapshots(md, &[("$ echo hi\nhi", "$ echo hi\nhi\n")]);
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        let note = "<span class=\"docktest-powers\" title=\"This example asks Docker for more than an ordinary \
+                    container gets\">needs extra powers: pid-host, cap-add</span></div>";
+        assert!(
+            r.content.starts_with(&format!(
+                "```console\n$ echo hi\nhi\n```\n{} {note}",
+                BADGE.strip_suffix("</div>").unwrap()
+            )),
+            "{}",
+            r.content
+        );
+        let plain = "```console\n$ echo hi\nhi\n```\n";
+        let dir = snapshots(plain, &[("$ echo hi\nhi", "$ echo hi\nhi\n")]);
+        assert!(!replay(plain, dir.path())
+            .content
+            .contains("docktest-powers"));
     }
 
     // Where the page wrote `...` or `[..]`, readers see what really ran (unredacted); other lines stay.
