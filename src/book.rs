@@ -49,7 +49,7 @@ impl Book {
             .map_err(|e| ConfigError::Invalid {
                 path: root.join("book.toml"),
                 line: None,
-                problem: OptionsError::Prompts(e),
+                problem: Box::new(OptionsError::Prompts(e)),
             })?;
         let mut book = Book {
             root: root.to_path_buf(),

@@ -37,7 +37,8 @@ pub enum ConfigError {
         path: PathBuf,
         /// The line of book.toml the problem is on, where docktest can tell.
         line: Option<usize>,
-        problem: OptionsError,
+        /// Boxed: `toml`'s error is large, and this one travels in every `Result` that reads a book.
+        problem: Box<OptionsError>,
     },
 }
 
@@ -197,7 +198,7 @@ impl Config {
             ConfigError::Invalid {
                 path,
                 line,
-                problem,
+                problem: Box::new(problem),
             }
         })
     }

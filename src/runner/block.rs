@@ -196,7 +196,13 @@ impl<'a> PageRunner<'a> {
             let Steps::Done(mut state) = self.run_steps(scope, index, false) else {
                 unreachable!("steps that may not run on end before they return");
             };
+            // A refusal is the page's sandbox, not a server still starting: trying again cannot help.
+            let refused = state
+                .failures
+                .iter()
+                .any(|f| matches!(f.what, StepFailure::Refused { .. }));
             if state.failures.is_empty()
+                || refused
                 || Instant::now() + RETRY_PAUSE >= deadline
                 || engine::cancelled()
             {
