@@ -198,19 +198,28 @@ impl Request {
         if method != hyper::Method::POST {
             return None;
         }
-        let path = match path.strip_prefix("/v") {
-            Some(rest) => rest.find('/').map_or(path, |i| &rest[i..]),
-            None => path,
-        };
-        match path {
+        let path = unversioned(path);
+        match path.as_str() {
             "/containers/create" => Some(Request::ContainerCreate),
             "/volumes/create" => Some(Request::VolumeCreate),
             _ => {
+                // dockerd routes `/containers/{name:.*}/exec`: any name, slashes included.
                 let id = path.strip_prefix("/containers/")?.strip_suffix("/exec")?;
-                (!id.is_empty() && !id.contains('/')).then_some(Request::ExecCreate)
+                (!id.is_empty()).then_some(Request::ExecCreate)
             }
         }
     }
+}
+
+/// The API path dockerd routes a request by: percent-decoded, as its router matches it
+/// (`/containers/%63reate` is `/containers/create` to dockerd), without the `/v1.xx` version prefix.
+pub(crate) fn unversioned(path: &str) -> String {
+    let path = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let bare = match path.strip_prefix("/v") {
+        Some(rest) => rest.find('/').map_or(&*path, |i| &rest[i..]),
+        None => &path,
+    };
+    bare.to_string()
 }
 
 /// A power a request asked for and was not granted.
@@ -991,6 +1000,19 @@ mod tests {
         assert_eq!(
             Request::of(&Method::POST, "/v1.53/volumes/create"),
             Some(Request::VolumeCreate)
+        );
+        // dockerd's router decodes the path first: an encoded create is still a create.
+        assert_eq!(
+            Request::of(&Method::POST, "/v1.41/containers/%63reate"),
+            Some(Request::ContainerCreate)
+        );
+        assert_eq!(
+            Request::of(&Method::POST, "/v1.41/containers/web/exec"),
+            Some(Request::ExecCreate)
+        );
+        assert_eq!(
+            Request::of(&Method::POST, "/containers/web%2Fx/exec"),
+            Some(Request::ExecCreate)
         );
         assert_eq!(Request::of(&Method::POST, "/exec/abc/start"), None);
         assert_eq!(Request::of(&Method::POST, "/containers/abc/start"), None);

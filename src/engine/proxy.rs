@@ -275,11 +275,7 @@ fn create_kind(method: &Method, path: &str) -> Option<Kind> {
     if method != Method::POST {
         return None;
     }
-    let path = match path.strip_prefix("/v") {
-        Some(rest) => rest.find('/').map_or(path, |i| &rest[i..]),
-        None => path,
-    };
-    match path {
+    match policy::unversioned(path).as_str() {
         "/containers/create" => Some(Kind::Container),
         "/networks/create" => Some(Kind::Network),
         "/volumes/create" => Some(Kind::Volume),
