@@ -85,16 +85,24 @@ impl Book {
     }
 
     /// Every image the pages start containers from (`docker run`/`create`), canonical (`alpine:latest`), with
-    /// where it is first used. Ignored blocks do not run, so their images are not needed.
+    /// where it is first used. Ignored blocks do not run, so their images are not needed; nor are the images a
+    /// page makes itself (`docker commit`, `docker tag`) before it runs them.
     pub fn images_used(&self) -> Vec<(String, String)> {
         let mut used: Vec<(String, String)> = Vec::new();
         for page in &self.pages {
+            let mut made = Vec::new();
             for block in page.blocks.iter().filter(|b| b.attrs.ignore.is_none()) {
                 for step in &block.steps {
+                    if let Some(image) = snippet::image_made_by(step) {
+                        made.push(engine::canonical_reference(&image));
+                    }
                     let Some(image) = snippet::image_of(step) else {
                         continue;
                     };
                     let image = engine::canonical_reference(&image);
+                    if made.contains(&image) {
+                        continue;
+                    }
                     if !used.iter().any(|(i, _)| *i == image) {
                         used.push((image, format!("{}:{}", page.path.display(), step.line)));
                     }
@@ -115,4 +123,34 @@ fn read(path: &Path) -> Result<String, BookError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A page that commits an image and then runs it was refused before it ran: the committed image was
+    // looked for on the engine, in a registry and in the recipes, and found in none.
+    #[test]
+    fn images_a_page_makes_are_not_needed_beforehand() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("book.toml"), "[book]\ntitle = \"t\"\n").unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(
+            dir.path().join("src/SUMMARY.md"),
+            "# Summary\n\n- [Commit](commit.md)\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("src/commit.md"),
+            "# Commit\n\n```console\n$ docker run --rm greeter:v0 true\n? failed\n\
+             $ docker run -d --name builder alpine sleep 60\n\
+             $ docker commit builder greeter:v1\n$ docker run --rm greeter:v1 true\n\
+             $ docker tag greeter:v1 greeter\n$ docker run --rm greeter true\n```\n",
+        )
+        .unwrap();
+        let book = Book::load(dir.path()).unwrap();
+        let used: Vec<String> = book.images_used().into_iter().map(|(i, _)| i).collect();
+        assert_eq!(used, ["greeter:v0", "alpine:latest"]);
+    }
 }

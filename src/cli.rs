@@ -176,6 +176,7 @@ fn clean() -> Result<Outcome, Fatal> {
         ("container", &removed.containers),
         ("network", &removed.networks),
         ("volume", &removed.volumes),
+        ("image", &removed.images),
     ] {
         for name in names {
             println!("removed {kind} {name}");

@@ -273,10 +273,11 @@ impl Observer for Printer {
         }
         match &page.cleanup {
             Ok(removed) if !removed.is_empty() => self.emit(&format!(
-                "  cleanup: removed {} container(s), {} network(s), {} volume(s) the page left",
+                "  cleanup: removed {} container(s), {} network(s), {} volume(s), {} image(s) the page left",
                 removed.containers.len(),
                 removed.networks.len(),
-                removed.volumes.len()
+                removed.volumes.len(),
+                removed.images.len()
             )),
             Ok(_) => {}
             Err(e) => self.emit(&format!(

@@ -67,6 +67,9 @@ pub(crate) enum Check {
     Changed {
         stored: String,
     },
+    /// The body is the same, but the block's commands (or its terminal) changed since it was taken: the
+    /// preprocessor calls such a snapshot stale, so the run must offer a fresh one.
+    CommandsChanged,
 }
 
 /// Stable snapshot names: `page__id` with `id=`, else `page__heading-N`, N counting the page's blocks under
@@ -340,9 +343,12 @@ pub(crate) fn read(path: &Path) -> Result<Option<Stored>, SnapshotError> {
 
 /// Compares a transcript with the stored snapshot the way insta does (trailing whitespace of the whole
 /// body ignored, CRLF as LF).
-pub(crate) fn check(stored: Option<&Stored>, body: &str) -> Check {
+pub(crate) fn check(stored: Option<&Stored>, body: &str, commands: &str) -> Check {
     match stored {
         None => Check::New,
+        Some(s) if normalize(&s.body) == normalize(body) && s.meta.commands != commands => {
+            Check::CommandsChanged
+        }
         Some(s) if normalize(&s.body) == normalize(body) => Check::Matches,
         Some(s) => Check::Changed {
             stored: s.body.clone(),
@@ -608,12 +614,30 @@ mod tests {
             meta: parse("---\ninfo:\n  block: x\n---\nA\n").unwrap().meta,
             body: "A".into(),
         };
-        assert_eq!(check(Some(&stored), "A\n\n"), Check::Matches);
+        assert_eq!(check(Some(&stored), "A\n\n", ""), Check::Matches);
         assert_eq!(
-            check(Some(&stored), "B"),
+            check(Some(&stored), "B", ""),
             Check::Changed { stored: "A".into() }
         );
-        assert_eq!(check(None, "A"), Check::New);
+        assert_eq!(check(None, "A", ""), Check::New);
+    }
+
+    // A block moved to another terminal kept its transcript: the run said "verified" and wrote nothing,
+    // while `mdbook build` refused the snapshot as stale, its command hash being the old one.
+    #[test]
+    fn check_sees_changed_commands_under_an_unchanged_body() {
+        let stored = Stored {
+            meta: parse("---\ninfo:\n  block: x\n  commands: \"00ff\"\n---\nA\n")
+                .unwrap()
+                .meta,
+            body: "A".into(),
+        };
+        assert_eq!(check(Some(&stored), "A", "00ff"), Check::Matches);
+        assert_eq!(check(Some(&stored), "A", "11ee"), Check::CommandsChanged);
+        assert_eq!(
+            check(Some(&stored), "B", "11ee"),
+            Check::Changed { stored: "A".into() }
+        );
     }
 
     // A container ID the page's prompt shows is from the author's run, not this one: redacted.

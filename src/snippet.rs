@@ -1091,6 +1091,14 @@ const START_OPTIONS: OptionSpec = OptionSpec {
     short_flags: "ai",
     long_flags: &["attach", "interactive", "help"],
 };
+const COMMIT_OPTIONS: OptionSpec = OptionSpec {
+    short_flags: "p",
+    long_flags: &["pause", "help"],
+};
+const TAG_OPTIONS: OptionSpec = OptionSpec {
+    short_flags: "",
+    long_flags: &["help"],
+};
 /// `docker` options before the subcommand that take no value.
 const GLOBAL_FLAGS: &[&str] = &["-D", "--debug", "--tls", "--tlsverify", "-v", "--version"];
 const SHELLS: &[&str] = &["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "fish"];
@@ -1166,6 +1174,28 @@ pub fn image_of(step: &Step) -> Option<String> {
     }
     let (_, rest) = scan_options(&args, &RUN_OPTIONS);
     rest.first()
+        .filter(|image| !image.contains('$') && !image.contains('`'))
+        .cloned()
+}
+
+/// The image a `docker commit CONTAINER IMAGE` or `docker tag SOURCE TARGET` step makes, as written: the
+/// page creates it, so no step after it needs it from a recipe or a registry.
+pub fn image_made_by(step: &Step) -> Option<String> {
+    let (subcommand, args) = docker_invocation(&step.input)?;
+    let (subcommand, args) = match subcommand.as_str() {
+        "image" => {
+            let (subcommand, args) = args.split_first()?;
+            (subcommand.clone(), args.to_vec())
+        }
+        _ => (subcommand, args),
+    };
+    let spec = match subcommand.as_str() {
+        "commit" => &COMMIT_OPTIONS,
+        "tag" => &TAG_OPTIONS,
+        _ => return None,
+    };
+    let (_, rest) = scan_options(&args, spec);
+    rest.get(1)
         .filter(|image| !image.contains('$') && !image.contains('`'))
         .cloned()
 }
@@ -2293,6 +2323,33 @@ mod tests {
         assert_eq!(image("docker exec -it web sh"), None);
         assert_eq!(image("docker run --rm $IMAGE"), None);
         assert_eq!(image("echo docker run alpine"), None);
+    }
+
+    // The image `docker commit` or `docker tag` makes is found past their options, valued or not.
+    #[test]
+    fn image_made_by_commit_and_tag() {
+        let made = |cmd: &str| image_made_by(&steps(&format!("```console\n$ {cmd}\n```\n"))[0]);
+        assert_eq!(
+            made("docker commit builder greeter:v1"),
+            Some("greeter:v1".into())
+        );
+        assert_eq!(
+            made("docker commit --change 'CMD [\"greet\"]' -p builder greeter:v2"),
+            Some("greeter:v2".into())
+        );
+        assert_eq!(
+            made("docker container commit -m why -a me builder greeter"),
+            Some("greeter".into())
+        );
+        assert_eq!(
+            made("docker image tag alpine:latest mine:1"),
+            Some("mine:1".into())
+        );
+        assert_eq!(made("docker tag alpine mine"), Some("mine".into()));
+        // Without a repository, a commit makes an untagged image that no later step can name.
+        assert_eq!(made("docker commit builder"), None);
+        assert_eq!(made("docker run --rm greeter:v1"), None);
+        assert_eq!(made("docker commit builder $IMAGE"), None);
     }
 
     // A console block that starts at a container prompt when no session is open cannot run: say so.

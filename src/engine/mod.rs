@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptions, ListVolumesOptions,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 
@@ -240,11 +240,15 @@ pub struct Removed {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+    pub images: Vec<String>,
 }
 
 impl Removed {
     pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+        self.containers.is_empty()
+            && self.networks.is_empty()
+            && self.volumes.is_empty()
+            && self.images.is_empty()
     }
 }
 
@@ -399,7 +403,8 @@ impl Engine {
     }
 
     /// Removes what a page created (as its proxy saw it), plus named volumes its containers created on the
-    /// fly. Anything in `before` is never touched. Keeps going past a failed removal and returns the first
+    /// fly. Anything in `before` is never touched; a committed image is always new (its ID hashes the moment
+    /// of the commit), so images need no such check. Keeps going past a failed removal and returns the first
     /// error with everything else done.
     pub(crate) fn remove_created(
         &self,
@@ -485,6 +490,35 @@ impl Engine {
                     }
                 }
             }
+            // Newest first: an image committed from a container of an earlier one is its child, and Docker
+            // refuses to remove a parent before its children. `noprune`: a parent the page did not make stays.
+            for id in created.images.iter().rev() {
+                let name = match self.docker.inspect_image(id).await {
+                    Ok(image) => image
+                        .repo_tags
+                        .unwrap_or_default()
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| short(id.trim_start_matches("sha256:"))),
+                    Err(e) if is_not_found(&e) => continue,
+                    Err(_) => short(id.trim_start_matches("sha256:")),
+                };
+                let opts = RemoveImageOptionsBuilder::new()
+                    .force(true)
+                    .noprune(true)
+                    .build();
+                match self.docker.remove_image(id, Some(opts), None).await {
+                    Ok(_) => removed.images.push(name),
+                    Err(e) if is_not_found(&e) => {}
+                    Err(source) => {
+                        first_err.get_or_insert(EngineError::Remove {
+                            kind: "image",
+                            name,
+                            source,
+                        });
+                    }
+                }
+            }
             match first_err {
                 Some(e) => Err(e),
                 None => Ok(removed),
@@ -501,6 +535,7 @@ impl Engine {
             removed.containers.extend(r.containers);
             removed.networks.extend(r.networks);
             removed.volumes.extend(r.volumes);
+            removed.images.extend(r.images);
             let _ = std::fs::remove_file(path);
         }
         Ok(removed)
@@ -610,6 +645,7 @@ fn stale_journals(host: &str) -> Vec<(PathBuf, Created)> {
                 Some(proxy::Kind::Container) => created.containers.push(id.to_string()),
                 Some(proxy::Kind::Network) => created.networks.push(id.to_string()),
                 Some(proxy::Kind::Volume) => created.volumes.push(id.to_string()),
+                Some(proxy::Kind::Image) => created.images.push(id.to_string()),
                 None => {}
             }
         }

@@ -1,5 +1,5 @@
-//! A pass-through proxy between a page's terminals and the engine, which notes every container, network and
-//! volume the page creates.
+//! A pass-through proxy between a page's terminals and the engine, which notes every container, network,
+//! volume and committed image the page creates.
 //!
 //! Cleanup must remove exactly what the page made: diffing the engine's inventory before and after a page
 //! would also remove what anyone else created on the same engine meanwhile. The docker CLI in the page's
@@ -33,6 +33,8 @@ pub struct Created {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+    /// Images made by `docker commit`, by ID.
+    pub images: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +232,7 @@ impl State {
                 Kind::Container => created.containers.push(id.clone()),
                 Kind::Network => created.networks.push(id.clone()),
                 Kind::Volume => created.volumes.push(id.clone()),
+                Kind::Image => created.images.push(id.clone()),
             }
         }
         let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
@@ -249,6 +252,7 @@ pub(crate) enum Kind {
     Container,
     Network,
     Volume,
+    Image,
 }
 
 impl Kind {
@@ -257,6 +261,7 @@ impl Kind {
             Kind::Container => "container",
             Kind::Network => "network",
             Kind::Volume => "volume",
+            Kind::Image => "image",
         }
     }
 
@@ -265,12 +270,14 @@ impl Kind {
             "container" => Some(Kind::Container),
             "network" => Some(Kind::Network),
             "volume" => Some(Kind::Volume),
+            "image" => Some(Kind::Image),
             _ => None,
         }
     }
 }
 
-/// Which create call a request is, if any: `POST [/v1.41]/containers/create`, …
+/// Which create call a request is, if any: `POST [/v1.41]/containers/create`, …, and `POST /commit`, which
+/// makes an image of a container.
 fn create_kind(method: &Method, path: &str) -> Option<Kind> {
     if method != Method::POST {
         return None;
@@ -279,16 +286,17 @@ fn create_kind(method: &Method, path: &str) -> Option<Kind> {
         "/containers/create" => Some(Kind::Container),
         "/networks/create" => Some(Kind::Network),
         "/volumes/create" => Some(Kind::Volume),
+        "/commit" => Some(Kind::Image),
         _ => None,
     }
 }
 
-/// The ID (containers, networks) or name (volumes) in a create call's answer.
+/// The ID (containers, networks, images) or name (volumes) in a create call's answer.
 fn created_id(kind: Kind, body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let key = match kind {
         Kind::Volume => "Name",
-        Kind::Container | Kind::Network => "Id",
+        Kind::Container | Kind::Network | Kind::Image => "Id",
     };
     value.get(key)?.as_str().map(String::from)
 }
@@ -490,6 +498,11 @@ mod tests {
             create_kind(&Method::POST, "/v1.53/volumes/create"),
             Some(Kind::Volume)
         );
+        // A committed image is the page's as much as a container is (`docker commit`).
+        assert_eq!(
+            create_kind(&Method::POST, "/v1.41/commit"),
+            Some(Kind::Image)
+        );
         assert_eq!(create_kind(&Method::GET, "/v1.41/containers/create"), None);
         assert_eq!(
             create_kind(&Method::POST, "/v1.41/containers/abc/start"),
@@ -507,6 +520,10 @@ mod tests {
         assert_eq!(
             created_id(Kind::Volume, br#"{"Name":"data","Driver":"local"}"#),
             Some("data".into())
+        );
+        assert_eq!(
+            created_id(Kind::Image, br#"{"Id":"sha256:14cf"}"#),
+            Some("sha256:14cf".into())
         );
         assert_eq!(created_id(Kind::Network, b"not json"), None);
     }

@@ -223,7 +223,7 @@ fn check_snapshot(
         SnapshotMode::CheckAndWritePending => snapshot::write_pending(dir, name, meta, body).ok(),
         _ => None,
     };
-    match snapshot::check(stored.as_ref(), transcript) {
+    match snapshot::check(stored.as_ref(), transcript, &meta.commands) {
         Check::Matches => {
             // A stale pending file from an earlier run would be offered for review again: drop it.
             if options.snapshots == SnapshotMode::CheckAndWritePending {
@@ -232,6 +232,10 @@ fn check_snapshot(
             SnapshotVerdict::Matches
         }
         Check::New => SnapshotVerdict::New {
+            pending: write(transcript),
+        },
+        Check::CommandsChanged => SnapshotVerdict::Changed {
+            diff: "the commands changed since it was taken; the transcript is the same".to_string(),
             pending: write(transcript),
         },
         Check::Changed { stored } => {

@@ -141,6 +141,25 @@ fn objects_created_during_the_run_by_others_survive_it() {
     assert_eq!(state, format!("true {id}"));
 }
 
+// An image a page commits is the page's, like its containers: it was left on the engine after every run of
+// a page that committed one, until the proxy recorded `POST /commit` and the cleanup removed what it made.
+#[test]
+fn images_a_page_commits_are_removed_with_it() {
+    let engine = support::locked_engine();
+    let run = test_book(fixture("commit")).run();
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .contains("removed 1 container(s), 0 network(s), 0 volume(s), 1 image(s)"),
+        "{run}"
+    );
+    let left = docker(&["images", "-q", "dt-fixture-committed"]);
+    assert_eq!(left, "", "the committed image is still on the engine");
+    let base = docker(&["images", "-q", "alpine:latest"]);
+    assert!(!base.is_empty(), "the image the commit was made on stays");
+    engine.assert_left_as_found();
+}
+
 // A page that matches its output and its snapshot verifies with exit status 0.
 #[test]
 fn a_matching_page_verifies() {
