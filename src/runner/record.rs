@@ -216,12 +216,9 @@ fn check_snapshot(
         Check::New => SnapshotVerdict::New {
             pending: write(transcript),
         },
-        Check::Changed { stored } => {
-            let expected: Vec<String> = stored.lines().map(String::from).collect();
-            SnapshotVerdict::Changed {
-                diff: matching::diff(&expected, transcript, options.color),
-                pending: write(transcript),
-            }
-        }
+        Check::Changed { stored } => SnapshotVerdict::Changed {
+            diff: matching::snapshot_diff(&stored, transcript, options.color),
+            pending: write(transcript),
+        },
     }
 }
