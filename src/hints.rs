@@ -50,6 +50,15 @@ pub(crate) fn review(book_root: &Path, dir: &Path) -> String {
     )
 }
 
+/// For new or changed snapshots found where nothing is written (CI=true).
+pub(crate) fn record_locally(book_root: &Path) -> String {
+    format!(
+        "CI=true writes no snapshot: run `{VERIFY} {root}` on your machine, review what it writes with \
+         `mdbook-docktest review {root}`, and commit the snapshots",
+        root = book_root.display()
+    )
+}
+
 /// For `review` without a terminal to ask on.
 pub(crate) fn review_needs_terminal(book_root: &Path) -> String {
     format!(

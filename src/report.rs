@@ -129,7 +129,23 @@ impl Printer {
         };
         println!("{}", self.paint(&line, style));
         if c.snapshots > 0 {
-            println!("hint: {}", hints::review(book_root, snapshot_dir));
+            // With CI=true nothing was written, so there is nothing to review here.
+            let written = pages.iter().flat_map(|p| &p.blocks).any(|b| {
+                matches!(
+                    b.snapshot,
+                    SnapshotVerdict::New { pending: Some(_) }
+                        | SnapshotVerdict::Changed {
+                            pending: Some(_),
+                            ..
+                        }
+                )
+            });
+            let hint = if written {
+                hints::review(book_root, snapshot_dir)
+            } else {
+                hints::record_locally(book_root)
+            };
+            println!("hint: {hint}");
         }
         c
     }

@@ -126,6 +126,18 @@ fn a_fresh_book_adopts_docktest_as_the_chapter_says() {
     assert!(page.contains("```console\n$ "), "{page}");
     std::fs::write(book.join("src/chapter_1.md"), &page).unwrap();
 
+    // In CI, a block with no snapshot fails the run, nothing is written, and the hint says where to record it.
+    let in_ci = test_book(&book).run();
+    assert_eq!(in_ci.code, Some(1), "{in_ci}");
+    assert!(
+        in_ci.stdout.contains(&format!(
+            "hint: CI=true writes no snapshot: run `mdbook-docktest test {}` on your machine",
+            book.display()
+        )),
+        "{in_ci}"
+    );
+    assert!(!book.join("snapshots").exists(), "{in_ci}");
+
     // On the author's machine: no snapshot yet, so the run fails and writes it as pending, in the book.
     let first = test_book(&book).without_ci().run();
     assert_eq!(first.code, Some(1), "{first}");
