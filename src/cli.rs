@@ -1,9 +1,9 @@
 //! The command line: `mdbook-docktest` (mdBook's preprocessor), `mdbook-docktest supports RENDERER`,
-//! `mdbook-docktest test [BOOK]` and `mdbook-docktest clean`. The binary is [`main`]; the exit code says how
-//! the run went.
+//! `mdbook-docktest test [BOOK]`, `clean`, `review [BOOK]`, `accept [BOOK]`, `reject [BOOK]` and
+//! `init [BOOK]`. The binary is [`main`]; the exit code says how the run went.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -14,11 +14,12 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::book::Book;
-use crate::config::OnUnverified;
+use crate::config::{self, Config, ConfigError, OnUnverified};
 use crate::engine::{self, Endpoint, Engine};
 use crate::hints;
 use crate::preprocessor::{self, Docktest, PreprocessError};
 use crate::report::{self, Printer};
+use crate::review;
 use crate::runner::{self, PageRun, Partition, PrepareError, RunOptions, SnapshotMode};
 use crate::snapshot;
 use crate::update;
@@ -99,6 +100,31 @@ enum Command {
     },
     /// Remove the containers, networks and volumes that runs killed before their cleanup left in the engine.
     Clean,
+    /// Walk the book's pending snapshots (`.snap.new`) on a terminal: the diff of each against the
+    /// accepted one, then accept, reject or skip it. Needs no cargo project.
+    Review {
+        /// The book's root (the folder holding book.toml).
+        #[arg(default_value = "book")]
+        book: PathBuf,
+    },
+    /// Accept every pending snapshot of the book.
+    Accept {
+        /// The book's root (the folder holding book.toml).
+        #[arg(default_value = "book")]
+        book: PathBuf,
+    },
+    /// Drop every pending snapshot of the book; the accepted ones stay as they are.
+    Reject {
+        /// The book's root (the folder holding book.toml).
+        #[arg(default_value = "book")]
+        book: PathBuf,
+    },
+    /// Add the [preprocessor.docktest] table to the book's book.toml, every other byte kept.
+    Init {
+        /// The book's root (the folder holding book.toml).
+        #[arg(default_value = "book")]
+        book: PathBuf,
+    },
     /// mdBook asks whether the preprocessor supports a renderer: exit status 0 means yes.
     Supports {
         /// The renderer's name (`html`, `markdown`, ...).
@@ -160,7 +186,141 @@ fn run(cli: Cli) -> Result<Outcome, Fatal> {
             engines,
         }) => test(book, filter, partition, junit, update, engines, jobs.into()),
         Some(Command::Clean) => clean(),
+        Some(Command::Review { book }) => review(book),
+        Some(Command::Accept { book }) => settle_all(book, Settle::Accept),
+        Some(Command::Reject { book }) => settle_all(book, Settle::Reject),
+        Some(Command::Init { book }) => init(book),
     }
+}
+
+/// The book's book.toml, read; a missing one is the user's to fix.
+fn read_book_toml(root: &Path) -> Result<(PathBuf, String), Fatal> {
+    let path = root.join("book.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((path, text)),
+        Err(e) => Err(Fatal {
+            error: anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+            hint: Some(hints::no_book(root)),
+        }),
+    }
+}
+
+/// The pending snapshots of the book at `root`, and the folder they are in.
+fn pending_of(root: &Path) -> Result<(PathBuf, Vec<snapshot::Pending>), Fatal> {
+    let (path, text) = read_book_toml(root)?;
+    let config =
+        Config::parse(&text).map_err(|problem| ConfigError::invalid(path, &text, problem))?;
+    let dir = config.snapshot_dir(root);
+    let pending = snapshot::pending(&dir)?;
+    Ok((dir, pending))
+}
+
+/// `review`: each pending snapshot's diff, and the question, on the terminal.
+fn review(root: PathBuf) -> Result<Outcome, Fatal> {
+    let (dir, pending) = pending_of(&root)?;
+    if pending.is_empty() {
+        println!(
+            "nothing to review: no pending snapshots in {}",
+            dir.display()
+        );
+        return Ok(Outcome::Verified);
+    }
+    // The answers are single keys read from the terminal, and the diffs are for a person to read.
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(Fatal {
+            error: anyhow::anyhow!(
+                "review asks about each of the {} pending snapshot(s) in {} on a terminal, and stdin or \
+                 stdout is not one",
+                pending.len(),
+                dir.display()
+            ),
+            hint: Some(hints::review_needs_terminal(&root)),
+        });
+    }
+    let color = anstream::AutoStream::choice(&std::io::stdout()) != ColorChoice::Never;
+    let term = console::Term::stdout();
+    let mut ask = || loop {
+        if let console::Key::Char(c) = term.read_key()? {
+            if let Some(choice) = review::Choice::from_key(c) {
+                return Ok(choice);
+            }
+        }
+    };
+    let tally = review::walk(&pending, &mut std::io::stdout(), &mut ask, color)?;
+    println!("\n{}", tally.line());
+    if tally.skipped > 0 {
+        println!("hint: {}", hints::review(&root, &dir));
+    }
+    Ok(Outcome::Verified)
+}
+
+/// What `accept` and `reject` do to every pending snapshot.
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Accept,
+    Reject,
+}
+
+/// `accept` / `reject`: every pending snapshot of the book at once.
+fn settle_all(root: PathBuf, settle: Settle) -> Result<Outcome, Fatal> {
+    let (dir, pending) = pending_of(&root)?;
+    let (verb, done) = match settle {
+        Settle::Accept => ("accept", "accepted"),
+        Settle::Reject => ("reject", "rejected"),
+    };
+    if pending.is_empty() {
+        println!(
+            "nothing to {verb}: no pending snapshots in {}",
+            dir.display()
+        );
+        return Ok(Outcome::Verified);
+    }
+    for p in &pending {
+        match settle {
+            Settle::Accept => snapshot::accept(p)?,
+            Settle::Reject => snapshot::reject(p)?,
+        }
+        println!("{done} {}", p.name);
+    }
+    println!(
+        "{done} {} pending snapshot(s) in {}",
+        pending.len(),
+        dir.display()
+    );
+    Ok(Outcome::Verified)
+}
+
+/// `init`: the `[preprocessor.docktest]` table added to book.toml, or nothing when it is there.
+fn init(root: PathBuf) -> Result<Outcome, Fatal> {
+    let (path, text) = read_book_toml(&root)?;
+    let invalid = |problem| ConfigError::invalid(path.clone(), &text, problem);
+    // A book.toml docktest would refuse later is refused now, before anything is written.
+    Config::parse(&text).map_err(invalid)?;
+    let Some(added) = config::with_docktest_table(&text).map_err(invalid)? else {
+        println!(
+            "nothing to do: {} already has a [preprocessor.docktest] table",
+            path.display()
+        );
+        return Ok(Outcome::Verified);
+    };
+    let config = Config::parse(&added).map_err(invalid)?;
+    std::fs::write(&path, &added)
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot write {}", path.display())))?;
+    println!("added to {}:", path.display());
+    let table = added.strip_prefix(text.as_str()).unwrap_or(&added);
+    for line in table.lines().filter(|l| !l.trim().is_empty()) {
+        println!("  {line}");
+    }
+    println!(
+        "snapshots will go to {} (`snapshots = \"...\"` in that table moves them)",
+        config.snapshot_dir(&root).display()
+    );
+    println!(
+        "next: start an engine, then `{} {}`",
+        hints::VERIFY,
+        root.display()
+    );
+    Ok(Outcome::Verified)
 }
 
 /// `clean`: what killed runs left, from their journals.
@@ -417,7 +577,12 @@ fn test(
         .sum();
     let mut out = Printer::new(color, blocks);
     let pages = runner::run_book(&engines, &book, &options, &mut out);
-    let counts = out.summary(&pages, start, &book.config.snapshot_dir(&book.root));
+    let counts = out.summary(
+        &pages,
+        start,
+        &book.root,
+        &book.config.snapshot_dir(&book.root),
+    );
     if let Some(stop) = STOPPED_BY.get() {
         eprintln!(
             "{}: the pages that ran removed what they created",

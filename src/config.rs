@@ -8,7 +8,7 @@
 //! [preprocessor.docktest]
 //! after = ["links"]              # expand {{#include}} first
 //! on-unverified = "error"        # or "warn": what `mdbook build` does with an unverified or stale block
-//! snapshots = "../snapshots"     # relative to the book root
+//! snapshots = "snapshots"        # relative to the book root (the default)
 //! real-output = true             # show the real output where the page wrote `...` or `[..]`
 //! prompts = ['[/~]\S* # ', '# '] # container prompts, as regexes (replaces the defaults)
 //! bare-commands = true           # run prompt-less sh/bash fences, each line a command
@@ -58,13 +58,62 @@ pub enum OptionsError {
     /// A power name `allow` does not know.
     #[error("[preprocessor.docktest]: option `allow`: {problem}")]
     Allow { word: String, problem: String },
+    /// book.toml could not be read for editing (`init`).
+    #[error(transparent)]
+    Edit(#[from] toml_edit::TomlError),
+    /// `preprocessor` is there but is not a `[preprocessor]` table `init` can add to.
+    #[error("`preprocessor` is {0}, not a table of preprocessors")]
+    PreprocessorsNotATable(&'static str),
 }
+
+/// The comment `init` writes above the table it adds.
+const INIT_COMMENT: &str = "# Verified shell examples: `mdbook-docktest test` runs them against a Docker engine, \
+                            `mdbook build` publishes\n# each as its last verified run (mdbook-docktest on PATH).\n";
+
+/// `book_toml` with a `[preprocessor.docktest]` table added, every other byte kept (`init`): the table
+/// mdBook needs to run docktest, with `after = ["links"]` so that examples pulled in with `{{#include}}`
+/// are checked too. `None` when the book already has the table (or one of its sub-tables).
+pub fn with_docktest_table(book_toml: &str) -> Result<Option<String>, OptionsError> {
+    let mut doc: toml_edit::DocumentMut = book_toml.parse()?;
+    let preprocessors = doc.entry("preprocessor").or_insert_with(|| {
+        let mut t = toml_edit::Table::new();
+        // `[preprocessor.docktest]` alone, no empty `[preprocessor]` header above it.
+        t.set_implicit(true);
+        toml_edit::Item::Table(t)
+    });
+    let type_name = preprocessors.type_name();
+    let Some(preprocessors) = preprocessors.as_table_mut() else {
+        return Err(OptionsError::PreprocessorsNotATable(type_name));
+    };
+    if preprocessors.contains_key("docktest") {
+        return Ok(None);
+    }
+    let mut table = toml_edit::Table::new();
+    // A blank line above the comment; toml_edit ends the last line of the file if it was not ended.
+    let separator = if book_toml.is_empty() || book_toml.ends_with("\n\n") {
+        ""
+    } else {
+        "\n"
+    };
+    table
+        .decor_mut()
+        .set_prefix(format!("{separator}{INIT_COMMENT}"));
+    // Last in the file, whatever tables follow `[preprocessor]`: the file's bytes are kept as a prefix.
+    table.set_position(Some(isize::MAX));
+    table["after"] = toml_edit::value(toml_edit::Array::from_iter(["links"]));
+    preprocessors.insert("docktest", toml_edit::Item::Table(table));
+    Ok(Some(doc.to_string()))
+}
+
+/// The snapshot folder of a book whose table does not name one, relative to the book root.
+pub const DEFAULT_SNAPSHOTS: &str = "snapshots";
 
 /// docktest's options.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    /// Where the `.snap` files live, relative to the book root. Default: `../snapshots`.
+    /// Where the `.snap` files live, relative to the book root. Default: [`DEFAULT_SNAPSHOTS`], inside the
+    /// book's folder, so a book whose book.toml sits at a repository's root keeps them in the repository.
     pub snapshots: Option<PathBuf>,
     /// What `mdbook build` does with a block that has no snapshot, whose command changed since its snapshot,
     /// or whose written output no longer matches it. Default: [`OnUnverified::Error`].
@@ -176,6 +225,27 @@ struct BookToml {
     preprocessor: BTreeMap<String, toml::Value>,
 }
 
+impl ConfigError {
+    /// `problem` in the book.toml at `path`, whose text is `text`, at its line where docktest can tell.
+    pub fn invalid(path: PathBuf, text: &str, problem: OptionsError) -> ConfigError {
+        // A bad power name is found after serde has read the table, so its line is looked up here.
+        let line = match &problem {
+            OptionsError::Allow { word, .. } => text
+                .lines()
+                .position(|l| {
+                    l.contains(&format!("\"{word}\"")) || l.contains(&format!("'{word}'"))
+                })
+                .map(|i| i + 1),
+            _ => None,
+        };
+        ConfigError::Invalid {
+            path,
+            line,
+            problem: Box::new(problem),
+        }
+    }
+}
+
 impl Config {
     /// Reads `BOOK/book.toml`; a book without a `[preprocessor.docktest]` table gets the defaults.
     pub fn load(book_root: &Path) -> Result<Config, ConfigError> {
@@ -184,23 +254,7 @@ impl Config {
             path: path.clone(),
             source,
         })?;
-        Config::parse(&text).map_err(|problem| {
-            // A bad power name is found after serde has read the table, so its line is looked up here.
-            let line = match &problem {
-                OptionsError::Allow { word, .. } => text
-                    .lines()
-                    .position(|l| {
-                        l.contains(&format!("\"{word}\"")) || l.contains(&format!("'{word}'"))
-                    })
-                    .map(|i| i + 1),
-                _ => None,
-            };
-            ConfigError::Invalid {
-                path,
-                line,
-                problem: Box::new(problem),
-            }
-        })
+        Config::parse(&text).map_err(|problem| ConfigError::invalid(path, &text, problem))
     }
 
     /// Parses a whole `book.toml`; an error names the offending option.
@@ -269,7 +323,7 @@ impl Config {
         let joined = book_root.join(
             self.snapshots
                 .as_deref()
-                .unwrap_or(Path::new("../snapshots")),
+                .unwrap_or(Path::new(DEFAULT_SNAPSHOTS)),
         );
         // `book/../snapshots` reads badly in reports; fold `..` lexically (no symlinks are resolved).
         let mut out = PathBuf::new();
@@ -298,10 +352,26 @@ impl Config {
 mod tests {
     use super::*;
 
-    // The default snapshot folder sits next to the book, and reports show it without `..`.
+    // The default snapshot folder is inside the book's folder: a book whose book.toml sits at a
+    // repository's root keeps its snapshots in the repository.
+    #[test]
+    fn default_snapshot_dir_is_inside_the_book() {
+        let c = Config::default();
+        assert_eq!(
+            c.snapshot_dir(Path::new("book")),
+            Path::new("book/snapshots")
+        );
+        assert_eq!(c.snapshot_dir(Path::new(".")), Path::new("snapshots"));
+        assert_eq!(
+            c.snapshot_dir(Path::new("/w/docs")),
+            Path::new("/w/docs/snapshots")
+        );
+    }
+
+    // A folder named next to the book is shown without `..` in reports.
     #[test]
     fn snapshot_dir_folds_parent_components() {
-        let c = Config::default();
+        let c = Config::parse("[preprocessor.docktest]\nsnapshots = \"../snapshots\"\n").unwrap();
         assert_eq!(c.snapshot_dir(Path::new("book")), Path::new("snapshots"));
         assert_eq!(
             c.snapshot_dir(Path::new("/w/book")),
@@ -394,6 +464,71 @@ snapshot = \"x\"\n",
                 dir.path().join("book.toml").display(),
                 crate::engine::policy::known_names()
             )
+        );
+    }
+
+    // `init` adds the table at the end and keeps every byte of the rest, comments and layout included.
+    #[test]
+    fn init_adds_the_table_and_keeps_the_rest() {
+        let book = "# My book\n[book]\ntitle = \"Nets\"   # aligned\nsrc = 'src'\n\n[output.html]\nadditional-js = [ \"x.js\" ]\n";
+        let added = with_docktest_table(book).unwrap().unwrap();
+        let (kept, table) = added.split_at(book.len());
+        assert_eq!(kept, book);
+        insta::assert_snapshot!(table, @r#"
+
+        # Verified shell examples: `mdbook-docktest test` runs them against a Docker engine, `mdbook build` publishes
+        # each as its last verified run (mdbook-docktest on PATH).
+        [preprocessor.docktest]
+        after = ["links"]
+        "#);
+        let config = Config::parse(&added).unwrap();
+        assert_eq!(config.after, ["links"]);
+        // Run again, it finds the table.
+        assert_eq!(with_docktest_table(&added).unwrap(), None);
+    }
+
+    // Other preprocessors stay where they are, and a file without a final newline gets one before the table.
+    #[test]
+    fn init_beside_other_preprocessors() {
+        let book = "[book]\ntitle = \"x\"\n[preprocessor.admonish]\ncommand = \"mdbook-admonish\"";
+        let added = with_docktest_table(book).unwrap().unwrap();
+        assert!(added.starts_with(book), "{added}");
+        assert!(
+            added.ends_with("\n[preprocessor.docktest]\nafter = [\"links\"]\n"),
+            "{added}"
+        );
+        assert!(added[book.len()..].starts_with("\n\n# Verified"), "{added}");
+        assert!(Config::parse(&added).is_ok());
+        assert_eq!(
+            with_docktest_table("").unwrap().unwrap(),
+            format!("{INIT_COMMENT}[preprocessor.docktest]\nafter = [\"links\"]\n")
+        );
+        // A `[preprocessor]` table with other tables after it: the new table still goes last.
+        for book in [
+            "[book]\n[preprocessor]\n[output.html]\nx = 1\n",
+            "[preprocessor.a]\nx=1\n[output.html]\nx = 1\n",
+            "preprocessor.a.x = 1\n[output.html]\nx = 1\n",
+        ] {
+            let added = with_docktest_table(book).unwrap().unwrap();
+            assert!(added.starts_with(book), "{added}");
+            assert_eq!(Config::parse(&added).unwrap().after, ["links"], "{added}");
+        }
+    }
+
+    // A table that is there in any form (a sub-table alone, a dotted key) is there: nothing to add.
+    #[test]
+    fn init_finds_the_table_in_any_form() {
+        for book in [
+            "[preprocessor.docktest]\n",
+            "[preprocessor.docktest.images.\"alpine:latest\"]\nbase = \"busybox\"\n",
+            "[preprocessor]\ndocktest = { after = [\"links\"] }\n",
+        ] {
+            assert_eq!(with_docktest_table(book).unwrap(), None, "{book}");
+        }
+        let err = with_docktest_table("preprocessor = 3\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`preprocessor` is integer, not a table of preprocessors"
         );
     }
 

@@ -39,12 +39,42 @@ pub(crate) fn more_engines(jobs: usize) -> String {
     )
 }
 
-/// For pending snapshots in `dir`. cargo-insta finds them through the cargo package that holds them.
-pub(crate) fn review(dir: &Path) -> String {
+/// For pending snapshots in `dir`, of the book at `book_root`.
+pub(crate) fn review(book_root: &Path, dir: &Path) -> String {
     format!(
-        "review the pending snapshots in {} with `cargo insta review` (or accept them all with `cargo \
-         insta accept`), run in the cargo project that holds that folder",
-        dir.display()
+        "review the pending snapshots in {} with `mdbook-docktest review {}` (or accept them all with \
+         `mdbook-docktest accept {}`)",
+        dir.display(),
+        book_root.display(),
+        book_root.display()
+    )
+}
+
+/// For new or changed snapshots found where nothing is written (CI=true).
+pub(crate) fn record_locally(book_root: &Path) -> String {
+    format!(
+        "CI=true writes no snapshot: run `{VERIFY} {root}` on your machine, review what it writes with \
+         `mdbook-docktest review {root}`, and commit the snapshots",
+        root = book_root.display()
+    )
+}
+
+/// For `review` without a terminal to ask on.
+pub(crate) fn review_needs_terminal(book_root: &Path) -> String {
+    format!(
+        "run it in a terminal, or accept every pending snapshot with `mdbook-docktest accept {}` (`mdbook-docktest \
+         reject {}` drops them)",
+        book_root.display(),
+        book_root.display()
+    )
+}
+
+/// For a command given a folder with no book.toml.
+pub(crate) fn no_book(book_root: &Path) -> String {
+    format!(
+        "pass the folder that holds the book's book.toml (`.` when it is this one), or create a book there \
+         with `mdbook init {}`",
+        book_root.display()
     )
 }
 
@@ -54,7 +84,7 @@ pub(crate) fn unverified(book_root: &Path, snapshot_dir: &Path) -> String {
         "verify them with `{VERIFY} {}`, then {} (or set on-unverified = \"warn\" under \
          [preprocessor.docktest] to publish them marked as not verified)",
         book_root.display(),
-        review(snapshot_dir)
+        review(book_root, snapshot_dir)
     )
 }
 

@@ -32,6 +32,7 @@ mod memo;
 pub mod preprocessor;
 pub mod redact;
 mod report;
+mod review;
 pub mod runner;
 pub mod snapshot;
 pub mod snippet;

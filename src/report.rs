@@ -98,7 +98,13 @@ impl Printer {
     }
 
     /// Removes the progress bar and prints the summary; returns the counts.
-    pub fn summary(&self, pages: &[PageRun], start: Instant, snapshot_dir: &Path) -> Counts {
+    pub fn summary(
+        &self,
+        pages: &[PageRun],
+        start: Instant,
+        book_root: &Path,
+        snapshot_dir: &Path,
+    ) -> Counts {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -123,7 +129,23 @@ impl Printer {
         };
         println!("{}", self.paint(&line, style));
         if c.snapshots > 0 {
-            println!("hint: {}", hints::review(snapshot_dir));
+            // With CI=true nothing was written, so there is nothing to review here.
+            let written = pages.iter().flat_map(|p| &p.blocks).any(|b| {
+                matches!(
+                    b.snapshot,
+                    SnapshotVerdict::New { pending: Some(_) }
+                        | SnapshotVerdict::Changed {
+                            pending: Some(_),
+                            ..
+                        }
+                )
+            });
+            let hint = if written {
+                hints::review(book_root, snapshot_dir)
+            } else {
+                hints::record_locally(book_root)
+            };
+            println!("hint: {hint}");
         }
         c
     }

@@ -316,9 +316,108 @@ pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.snap"))
 }
 
-/// The pending file insta's review looks for.
+/// The pending file `mdbook-docktest review` and insta's review look for.
 pub(crate) fn pending_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.snap.new"))
+}
+
+/// A pending snapshot: a `.snap.new` waiting for review, written by `mdbook-docktest test` or by insta.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The snapshot's name, the file name without `.snap.new`.
+    pub name: String,
+    /// The `.snap.new` file.
+    pub path: PathBuf,
+    /// The `.snap` it would replace (which may not exist yet).
+    pub accepted_path: PathBuf,
+}
+
+impl Pending {
+    /// The new snapshot's header and body.
+    pub fn read_new(&self) -> Result<(Meta, String), SnapshotError> {
+        let stored = read(&self.path)?.ok_or_else(|| SnapshotError::Read {
+            path: self.path.clone(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+        Ok((stored.meta, stored.body))
+    }
+
+    /// The body of the snapshot it would replace; `None` for a new one.
+    pub fn read_accepted(&self) -> Result<Option<String>, SnapshotError> {
+        Ok(read(&self.accepted_path)?.map(|s| s.body))
+    }
+}
+
+/// The pending snapshots of `dir`, by name; none when the folder does not exist yet.
+pub fn pending(dir: &Path) -> Result<Vec<Pending>, SnapshotError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(SnapshotError::Read {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| SnapshotError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".snap.new")) else {
+            continue;
+        };
+        found.push(Pending {
+            name: name.to_string(),
+            path: entry.path(),
+            accepted_path: path(dir, name),
+        });
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// Accepts a pending snapshot as insta does: the `.snap.new` becomes the `.snap`, without the
+/// `assertion_line` insta keeps only for review.
+pub fn accept(pending: &Pending) -> Result<(), SnapshotError> {
+    let text = std::fs::read_to_string(&pending.path).map_err(|source| SnapshotError::Read {
+        path: pending.path.clone(),
+        source,
+    })?;
+    let text = without_assertion_line(&text);
+    std::fs::write(&pending.accepted_path, text).map_err(|source| SnapshotError::Write {
+        path: pending.accepted_path.clone(),
+        source,
+    })?;
+    reject(pending)
+}
+
+/// Rejects a pending snapshot: the `.snap.new` is removed, the `.snap` kept as it was.
+pub fn reject(pending: &Pending) -> Result<(), SnapshotError> {
+    std::fs::remove_file(&pending.path).map_err(|source| SnapshotError::Write {
+        path: pending.path.clone(),
+        source,
+    })
+}
+
+/// `text` without the header's top-level `assertion_line:` key; every other byte kept.
+fn without_assertion_line(text: &str) -> String {
+    let Some(header_len) = text
+        .strip_prefix("---\n")
+        .and_then(|rest| rest.find("\n---\n"))
+        .map(|end| end + 5)
+    else {
+        return text.to_string();
+    };
+    let (header, body) = text.split_at(header_len);
+    let header: String = header
+        .split_inclusive('\n')
+        .filter(|line| !line.starts_with("assertion_line:"))
+        .collect();
+    header + body
 }
 
 /// Reads a stored snapshot; `Ok(None)` when there is none.
@@ -369,7 +468,7 @@ pub(crate) fn check_writable(dir: &Path) -> Result<(), SnapshotError> {
     std::fs::remove_file(&probe).map_err(write_err)
 }
 
-/// Writes `body` as a pending `.snap.new` for `cargo insta review`.
+/// Writes `body` as a pending `.snap.new`, for `mdbook-docktest review` (or `cargo insta review`).
 pub(crate) fn write_pending(
     dir: &Path,
     name: &str,
@@ -605,6 +704,39 @@ mod tests {
         assert_eq!(s.meta.commands, "00ff");
         assert_eq!(s.meta.date, "2026-11-26");
         assert_eq!(s.body, "$ true");
+    }
+
+    // Accepting is what insta does: the pending file becomes the snapshot, minus the line insta keeps
+    // only for review; rejecting leaves the snapshot as it was. Both leave no pending file.
+    #[test]
+    fn accept_and_reject_pending_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(pending(&dir.path().join("none")).unwrap(), []);
+        let meta = Meta {
+            block: "src/a.md:3".into(),
+            ..Meta::default()
+        };
+        std::fs::write(path(dir.path(), "b"), render(&meta, "old")).unwrap();
+        write_pending(dir.path(), "b", &meta, "new").unwrap();
+        let insta_written = "---\nsource: tests/it/book.rs\nassertion_line: 68\nexpression: transcript\n---\n$ true\n";
+        std::fs::write(pending_path(dir.path(), "a"), insta_written).unwrap();
+        std::fs::write(dir.path().join("a.snap.new.bak"), "").unwrap();
+
+        let found = pending(dir.path()).unwrap();
+        let names: Vec<&str> = found.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(found[0].read_accepted().unwrap(), None);
+        assert_eq!(found[1].read_accepted().unwrap().as_deref(), Some("old"));
+        assert_eq!(found[1].read_new().unwrap().1, "new");
+
+        accept(&found[0]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(path(dir.path(), "a")).unwrap(),
+            "---\nsource: tests/it/book.rs\nexpression: transcript\n---\n$ true\n"
+        );
+        reject(&found[1]).unwrap();
+        assert_eq!(read(&path(dir.path(), "b")).unwrap().unwrap().body, "old");
+        assert_eq!(pending(dir.path()).unwrap(), []);
     }
 
     // Trailing whitespace of the body is not a change, as in insta.

@@ -269,8 +269,22 @@ fn line_diff(expected: &[String], actual: &[String], color: bool) -> String {
         }
     }
     let actual: Vec<&str> = actual.iter().map(String::as_str).collect();
-    let text_diff = TextDiff::from_slices(&shown, &actual);
+    unified(&shown, &actual, color)
+}
 
+/// A unified line diff of two snapshot bodies, `-` for the stored one and `+` for the new one, compared
+/// exactly as insta compares them: a snapshot is a transcript, not a pattern, so a `...` or `[..]` it holds
+/// is text like any other. Empty when they are equal. For `test`'s report of a changed snapshot and for
+/// `review`.
+pub fn snapshot_diff(stored: &str, new: &str, color: bool) -> String {
+    let stored: Vec<&str> = stored.lines().collect();
+    let new: Vec<&str> = new.lines().collect();
+    unified(&stored, &new, color)
+}
+
+/// Hunks of changed lines with [`DIFF_CONTEXT`] lines around them, as `diff -u` prints them.
+fn unified(old: &[&str], new: &[&str], color: bool) -> String {
+    let text_diff = TextDiff::from_slices(old, new);
     let mut out = String::new();
     for group in text_diff.grouped_ops(DIFF_CONTEXT) {
         let header = UnifiedHunkHeader::new(&group).to_string();

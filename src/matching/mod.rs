@@ -42,7 +42,7 @@ use std::fmt;
 use crate::redact::{self, Class};
 use crate::snippet::{Json, Step};
 
-pub use align::diff;
+pub use align::{diff, snapshot_diff};
 pub(crate) use align::{line_up, rewrite, Piece};
 pub(crate) use pieces::value_pairs;
 
@@ -899,6 +899,29 @@ mod tests {
         assert_eq!(
             diff(&lines("a 172.18.0.2\n..."), "a 172.18.0.9\nb\n", false),
             ""
+        );
+    }
+
+    #[test]
+    fn snapshot_diff_takes_wildcards_and_values_as_text() {
+        // Regression: a changed snapshot whose stored transcript held a `...` line was reported with an
+        // empty diff, the page's wildcard rules hiding the change. Snapshots compare exactly, as in insta.
+        let stored = "$ echo ...\n...\n$ ip\n[IP1]";
+        let new = "$ echo ...\nsomething else\n$ ip\n[IP2]";
+        insta::assert_snapshot!(snapshot_diff(stored, new, false), @r"
+        @@ -1,4 +1,4 @@
+         $ echo ...
+        -...
+        +something else
+         $ ip
+        -[IP1]
+        +[IP2]
+        ");
+        assert_eq!(snapshot_diff(stored, stored, false), "");
+        // A new snapshot: every line added.
+        assert_eq!(
+            snapshot_diff("", "a\nb", false),
+            "@@ -0,0 +1,2 @@\n+a\n+b\n"
         );
     }
 

@@ -238,12 +238,9 @@ fn check_snapshot(
             diff: "the commands changed since it was taken; the transcript is the same".to_string(),
             pending: write(transcript),
         },
-        Check::Changed { stored } => {
-            let expected: Vec<String> = stored.lines().map(String::from).collect();
-            SnapshotVerdict::Changed {
-                diff: matching::diff(&expected, transcript, options.color),
-                pending: write(transcript),
-            }
-        }
+        Check::Changed { stored } => SnapshotVerdict::Changed {
+            diff: matching::snapshot_diff(&stored, transcript, options.color),
+            pending: write(transcript),
+        },
     }
 }

@@ -1,6 +1,6 @@
 //! The book itself is the test: every runnable block of `book/` runs against the engine, must match its page,
 //! and its transcript must match its reviewed snapshot in `snapshots/` (asserted with insta, so a change
-//! becomes a pending snapshot for `cargo insta review`).
+//! becomes a pending snapshot for `mdbook-docktest review book` or `cargo insta review`).
 
 use crate::support::{self, Book, RunOptions, SnapshotMode, Verdict};
 

@@ -5,6 +5,8 @@
 //!
 //! `cargo test --test it AREA::` runs one area, e.g. `cargo test --test it replay::`.
 
+/// A fresh book outside this repository adopts docktest as the authors' chapter says.
+mod adopt;
 /// The whole guide against the engine, each transcript against its snapshot.
 mod book;
 /// `mdbook-docktest test` on fixture books: stale output, timeouts, other people's objects.
@@ -17,6 +19,8 @@ mod faults;
 mod parser_props;
 /// `mdbook build` with the preprocessor, replaying recorded snapshots, and the badge in headless Chromium.
 mod replay;
+/// `review`, `accept`, `reject` and `init` in a folder with no cargo project.
+mod review;
 /// The sealed engine: no route off the machine, stock from inside, its namespace shared by the terminals.
 mod safety;
 /// The sandbox: powers beyond an ordinary container's refused unless a block or the book allows them.
