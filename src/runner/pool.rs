@@ -1,11 +1,12 @@
 //! Several engines at once: each runs one page at a time, taking the next from a queue ordered longest
-//! first, and what the pages report is handed on in page order.
+//! first, and what the pages report is handed on in page order. An engine that dies under a page fails
+//! that page and leaves the pool; the other engines run the rest.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{mpsc, Mutex};
 
-use super::{BlockRun, Observer, PageRun};
-use crate::engine::{self, Engine};
+use super::{BlockRun, Observer, PageError, PageRun};
+use crate::engine::{self, Engine, EngineError};
 use crate::snippet::Page;
 
 /// What a page told its observer, kept until the pages before it have been told.
@@ -40,8 +41,12 @@ pub(super) fn run_pages(
                     return;
                 };
                 let mut told = Told::default();
-                let result = run(engine, pages[index], &mut told);
-                if done.send((index, result, told)).is_err() {
+                let mut result = run(engine, pages[index], &mut told);
+                let dead = died_under(engine, &result);
+                if dead {
+                    out_of_the_pool(engine, &mut result);
+                }
+                if done.send((index, result, told)).is_err() || dead {
                     return;
                 }
             });
@@ -56,12 +61,56 @@ pub(super) fn run_pages(
                 out.push(tell(observer, pages[out.len()], result, told));
             }
         }
+        // Every engine died: the pages left in the queue fail, saying why, where they would have been told.
+        if !engine::cancelled() {
+            for index in queue.lock().expect("queue lock").drain(..) {
+                waiting.insert(index, (not_run(pages[index]), Told::default()));
+            }
+        }
         // Cancelled: pages after a gap never ran; those that did are still told, in order.
         for (index, (result, told)) in waiting {
             out.push(tell(observer, pages[index], result, told));
         }
         out
     })
+}
+
+/// Whether the engine died under the page: it could not be reached to set the page up, or it went away
+/// and did not come back for the cleanup. An engine that restarted and answered again stays in the pool.
+pub(super) fn died_under(engine: &Engine, result: &PageRun) -> bool {
+    let unreachable = match &result.cleanup {
+        Err(PageError::Unfinished(e)) | Err(PageError::Engine(e)) => e.is_unreachable(),
+        _ => false,
+    };
+    unreachable
+        && engine
+            .inventory()
+            .as_ref()
+            .is_err_and(EngineError::is_unreachable)
+}
+
+/// Says in the page's report that its engine died and left the pool.
+pub(super) fn out_of_the_pool(engine: &Engine, result: &mut PageRun) {
+    let said = format!(
+        "the engine at {} died under this page and left the pool; the other pages run on the other \
+         engines",
+        engine.endpoint().host
+    );
+    result.problem = Some(match result.problem.take() {
+        Some(problem) => format!("{problem}; {said}"),
+        None => said,
+    });
+}
+
+/// A page that no engine was left to run.
+pub(super) fn not_run(page: &Page) -> PageRun {
+    PageRun {
+        path: page.path.clone(),
+        blocks: Vec::new(),
+        cleanup: Ok(Default::default()),
+        problem: Some("not run: every engine of the pool died".to_string()),
+        elapsed: Default::default(),
+    }
 }
 
 /// Hands a page's report to the observer, as a run on one engine would have told it.
