@@ -330,7 +330,7 @@ pub fn run_book(
                         let mut result = run(engine, page, observer);
                         dead = pool::died_under(engine, &result);
                         if dead {
-                            pool::out_of_the_pool(engine, &mut result);
+                            pool::out_of_the_pool(engine, &mut result, true);
                         }
                         result
                     };

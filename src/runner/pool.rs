@@ -3,6 +3,7 @@
 //! that page and leaves the pool; the other engines run the rest.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
 use super::{BlockRun, Observer, PageError, PageRun};
@@ -29,10 +30,11 @@ pub(super) fn run_pages(
     observer: &mut dyn Observer,
 ) -> Vec<PageRun> {
     let queue = Mutex::new(longest_first(pages));
+    let alive = AtomicUsize::new(engines.len());
     let (done, results) = mpsc::channel::<(usize, PageRun, Told)>();
     std::thread::scope(|scope| {
         for engine in engines {
-            let (queue, done, run) = (&queue, done.clone(), &run);
+            let (queue, done, run, alive) = (&queue, done.clone(), &run, &alive);
             scope.spawn(move || loop {
                 if engine::cancelled() {
                     return;
@@ -44,7 +46,8 @@ pub(super) fn run_pages(
                 let mut result = run(engine, pages[index], &mut told);
                 let dead = died_under(engine, &result);
                 if dead {
-                    out_of_the_pool(engine, &mut result);
+                    let left = alive.fetch_sub(1, Ordering::SeqCst) - 1;
+                    out_of_the_pool(engine, &mut result, left == 0);
                 }
                 if done.send((index, result, told)).is_err() || dead {
                     return;
@@ -89,11 +92,15 @@ pub(super) fn died_under(engine: &Engine, result: &PageRun) -> bool {
             .is_err_and(EngineError::is_unreachable)
 }
 
-/// Says in the page's report that its engine died and left the pool.
-pub(super) fn out_of_the_pool(engine: &Engine, result: &mut PageRun) {
+/// Says in the page's report that its engine died and left the pool (`alone`: it was the only engine).
+pub(super) fn out_of_the_pool(engine: &Engine, result: &mut PageRun, alone: bool) {
+    let rest = if alone {
+        "no engine is left for the other pages"
+    } else {
+        "the other pages run on the other engines"
+    };
     let said = format!(
-        "the engine at {} died under this page and left the pool; the other pages run on the other \
-         engines",
+        "the engine at {} died under this page and left the pool; {rest}",
         engine.endpoint().host
     );
     result.problem = Some(match result.problem.take() {

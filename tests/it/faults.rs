@@ -25,7 +25,7 @@ fn wait_for_objects(engine: &Engine, before: &Inventory) {
     }
 }
 
-fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+pub(crate) fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 

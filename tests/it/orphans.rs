@@ -3,10 +3,10 @@
 //! engine that dies under a page while the other engines run the rest.
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::faults::PrivateEngine;
+use crate::faults::{signal, PrivateEngine};
 use crate::support::{self, docktest, fixture, test_book, Engine, Inventory, Run};
 
 /// The label docktest's proxy puts on what a page creates.
@@ -49,10 +49,6 @@ fn wait_on_every_engine(engines: &[(Engine, Inventory)]) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-}
-
-fn signal(child: &Child, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
 #[track_caller]
@@ -288,4 +284,31 @@ fn the_pages_cli_never_sees_the_label() {
     assert_eq!(run.code, Some(0), "{run}");
     assert!(run.stdout.contains("2 verified, 0 failed"), "{run}");
     engine.assert_left_as_found();
+}
+
+// Stand-ins used to be built in every engine of the pool, each a build of its own: they are built once, in
+// the first engine, and loaded from it into the others, so every engine runs the very same image. The report
+// still names them as stand-ins.
+#[test]
+fn stand_ins_are_built_once_and_loaded_into_every_engine() {
+    let _lock = support::lock_engine();
+    let engines = engines(3);
+    let run = test_book(fixture("labels")).args(["--jobs", "3"]).run();
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .contains("image:  alpine:latest  stand-in (busybox sh"),
+        "{run}"
+    );
+    let ids: Vec<String> = engines
+        .iter()
+        .map(|(engine, _)| {
+            docker_at(
+                &engine.endpoint().host,
+                &["image", "inspect", "-f", "{{.Id}}", "alpine:latest"],
+            )
+        })
+        .collect();
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    assert_every_engine_left_as_found(&engines);
 }
