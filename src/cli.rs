@@ -98,8 +98,16 @@ enum Command {
         #[arg(long = "engine", value_name = "HOST")]
         engines: Vec<String>,
     },
-    /// Remove the containers, networks and volumes that runs killed before their cleanup left in the engine.
-    Clean,
+    /// Remove the containers, networks and volumes that runs killed before their cleanup left, on every
+    /// engine a run could have used.
+    Clean {
+        /// A book whose book.toml `engines` to clean (default: every engine DOCKTEST_ENGINES and
+        /// DOCKER_HOST name, and those killed runs' journals name).
+        book: Option<PathBuf>,
+        /// An engine to clean, as a DOCKER_HOST; repeat it for several.
+        #[arg(long = "engine", value_name = "HOST")]
+        engines: Vec<String>,
+    },
     /// Walk the book's pending snapshots (`.snap.new`) on a terminal: the diff of each against the
     /// accepted one, then accept, reject or skip it. Needs no cargo project.
     Review {
@@ -185,7 +193,7 @@ fn run(cli: Cli) -> Result<Outcome, Fatal> {
             jobs,
             engines,
         }) => test(book, filter, partition, junit, update, engines, jobs.into()),
-        Some(Command::Clean) => clean(),
+        Some(Command::Clean { book, engines }) => clean(book, engines),
         Some(Command::Review { book }) => review(book),
         Some(Command::Accept { book }) => settle_all(book, Settle::Accept),
         Some(Command::Reject { book }) => settle_all(book, Settle::Reject),
@@ -323,26 +331,61 @@ fn init(root: PathBuf) -> Result<Outcome, Fatal> {
     Ok(Outcome::Verified)
 }
 
-/// `clean`: what killed runs left, from their journals.
-fn clean() -> Result<Outcome, Fatal> {
-    let engine = Endpoint::from_env()
-        .and_then(Engine::connect)
-        .map_err(engine_fatal)?;
-    let removed = engine.clean()?;
-    if removed.is_empty() {
-        println!("nothing to clean: no killed run left anything in this engine");
-    }
-    for (kind, names) in [
-        ("container", &removed.containers),
-        ("network", &removed.networks),
-        ("volume", &removed.volumes),
-        ("image", &removed.images),
-    ] {
-        for name in names {
-            println!("removed {kind} {name}");
+/// `clean`: what killed runs left, from their journals and the label the proxy puts on what it creates, on
+/// every engine of the pool `test` resolves (`--engine`, then the book's `engines`, else every engine the
+/// environment and the journals name). An engine that cannot be reached is named and left for later; the
+/// exit code is 2 when one could not be cleaned.
+fn clean(book: Option<PathBuf>, engine_hosts: Vec<String>) -> Result<Outcome, Fatal> {
+    let hosts = match (&book, engine_hosts.is_empty()) {
+        (Some(root), true) => Book::load(root)?.config.engines,
+        _ => engine_hosts,
+    };
+    let pool = engine::clean_pool(&hosts);
+    let mut removed_any = false;
+    let mut unreachable = Vec::new();
+    for host in &pool {
+        let endpoint = Endpoint {
+            host: host.clone(),
+            netns: None,
+        };
+        let removed = match Engine::connect(endpoint).and_then(|engine| engine.clean()) {
+            Ok(removed) => removed,
+            Err(e) => {
+                unreachable.push(e);
+                continue;
+            }
+        };
+        for (kind, names) in [
+            ("container", &removed.containers),
+            ("network", &removed.networks),
+            ("volume", &removed.volumes),
+            ("image", &removed.images),
+        ] {
+            for name in names {
+                removed_any = true;
+                println!("removed {kind} {name} from {host}");
+            }
         }
     }
-    Ok(Outcome::Verified)
+    if unreachable.len() == pool.len() {
+        if let Some(e) = unreachable.pop() {
+            return Err(engine_fatal(e));
+        }
+    }
+    for e in &unreachable {
+        eprintln!("warning: not cleaned: {}", crate::error_chain(e));
+    }
+    if !removed_any {
+        println!(
+            "nothing to clean: no killed run left anything in {} engine(s)",
+            pool.len() - unreachable.len()
+        );
+    }
+    Ok(if unreachable.is_empty() {
+        Outcome::Verified
+    } else {
+        Outcome::Error
+    })
 }
 
 /// An engine docktest cannot use, with what the user can do about it.
@@ -536,27 +579,22 @@ fn test(
             hints::more_engines(jobs)
         );
     }
-    let mut engines = Vec::with_capacity(endpoints.len());
-    let mut images = Vec::new();
-    for endpoint in &endpoints {
-        let (engine, ready) = runner::prepare(&book, endpoint.clone()).map_err(|e| {
-            let hint = match &e {
-                PrepareError::Engine(e) => hints::engine(e),
-                PrepareError::Images(_) | PrepareError::Image { .. } => None,
-            };
-            Fatal {
-                error: e.into(),
-                hint,
-            }
-        })?;
+    let (engines, images) = runner::prepare_pool(&book, &endpoints).map_err(|e| {
+        let hint = match &e {
+            PrepareError::Engine(e) => hints::engine(e),
+            PrepareError::Images(_) | PrepareError::Image { .. } => None,
+        };
+        Fatal {
+            error: e.into(),
+            hint,
+        }
+    })?;
+    for engine in &engines {
+        let endpoint = engine.endpoint();
         println!("engine: {} at {}", engine.info(), endpoint.host);
         if let Some(netns) = &endpoint.netns {
             println!("        sealed in network namespace {}", netns.display());
         }
-        if images.is_empty() {
-            images = ready;
-        }
-        engines.push(engine);
     }
     for image in &images {
         println!("image:  {image}");

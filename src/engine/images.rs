@@ -119,6 +119,19 @@ pub enum ImageError {
         #[source]
         source: BollardError,
     },
+    #[error("cannot export images {references} from the engine that readied them")]
+    ExportImages {
+        references: String,
+        #[source]
+        source: BollardError,
+    },
+    /// `what`: the images and the engine, `alpine:latest, nginx:alpine into the engine at unix://…`.
+    #[error("cannot load images {what}")]
+    LoadImages {
+        what: String,
+        #[source]
+        source: BollardError,
+    },
     #[error(
         "cannot read {path}, the files of the stand-in for {reference}; \
          fix `files` in [preprocessor.docktest.images.\"{reference}\"] of book.toml"
@@ -315,6 +328,99 @@ async fn pull(docker: &Docker, reference: &str) -> Result<(), ImageError> {
             reference: reference.to_owned(),
             source,
         })
+}
+
+/// The image ID each of `references` has in the engine; references it lacks are left out.
+pub(crate) async fn image_ids(
+    docker: &Docker,
+    references: &[String],
+) -> Result<Vec<(String, String)>, ImageError> {
+    let mut ids = Vec::with_capacity(references.len());
+    for reference in references {
+        match docker.inspect_image(reference).await {
+            Ok(image) => ids.extend(image.id.map(|id| (reference.clone(), id))),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(source) => {
+                return Err(ImageError::InspectImage {
+                    reference: reference.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Of the images `wanted` (reference and ID in the engine that readied them), those this engine needs
+/// loaded: it lacks them, or holds another build of the stand-in. An image of its own that is not a
+/// stand-in is never replaced, as [`ensure_images`] never replaces one.
+pub(crate) async fn to_load(
+    docker: &Docker,
+    wanted: &[(String, String)],
+) -> Result<Vec<String>, ImageError> {
+    let mut needed = Vec::new();
+    for (reference, id) in wanted {
+        match docker.inspect_image(reference).await {
+            Ok(image) if image.id.as_ref() == Some(id) => {}
+            Ok(image) => {
+                let stand_in = image
+                    .config
+                    .and_then(|config| config.labels)
+                    .is_some_and(|labels| labels.contains_key(STAND_IN_LABEL));
+                if stand_in {
+                    needed.push(reference.clone());
+                }
+            }
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => needed.push(reference.clone()),
+            Err(source) => {
+                return Err(ImageError::InspectImage {
+                    reference: reference.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(needed)
+}
+
+/// `docker save REFERENCES`: one tar of them all, in memory (stand-ins weigh about 2 MB).
+pub(crate) async fn save(docker: &Docker, references: &[String]) -> Result<Vec<u8>, ImageError> {
+    let names: Vec<&str> = references.iter().map(String::as_str).collect();
+    let mut tar = Vec::new();
+    let mut chunks = docker.export_images(&names);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|source| ImageError::ExportImages {
+            references: references.join(", "),
+            source,
+        })?;
+        tar.extend_from_slice(&chunk);
+    }
+    Ok(tar)
+}
+
+/// `docker load` of a tar [`save`] made; then the stand-ins it replaced go, as after a rebuild.
+pub(crate) async fn load(
+    docker: &Docker,
+    endpoint: &str,
+    references: &[String],
+    tar: Vec<u8>,
+) -> Result<(), ImageError> {
+    let options = bollard::query_parameters::ImportImageOptionsBuilder::new()
+        .quiet(true)
+        .build();
+    let mut progress = docker.import_image(options, bollard::body_full(tar.into()), None);
+    while let Some(message) = progress.next().await {
+        message.map_err(|source| ImageError::LoadImages {
+            what: format!("{} into the engine at {endpoint}", references.join(", ")),
+            source,
+        })?;
+    }
+    remove_outdated_stand_ins(docker).await;
+    Ok(())
 }
 
 /// Removes stand-ins that a rebuild left untagged, once no container uses them.

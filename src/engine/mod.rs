@@ -8,14 +8,15 @@ pub mod policy;
 mod proxy;
 mod terminal;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptions, ListVolumesOptions,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptions, ListNetworksOptionsBuilder,
+    ListVolumesOptions, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 
@@ -211,6 +212,36 @@ pub fn pool(hosts: &[String], jobs: usize) -> Result<Vec<Endpoint>, EngineError>
     Ok(pool)
 }
 
+/// The engines `clean` looks at, as DOCKER_HOSTs: `hosts` when given (`--engine`, book.toml `engines`);
+/// else every engine `test` could have run pages on (those DOCKTEST_ENGINES lists, the one DOCKER_HOST
+/// names, or else the one [`Endpoint::from_env`] finds) and every engine a killed run's journal names. Each one once.
+pub fn clean_pool(hosts: &[String]) -> Vec<String> {
+    let mut listed: Vec<String> = if !hosts.is_empty() {
+        hosts.to_vec()
+    } else {
+        std::env::var("DOCKTEST_ENGINES")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    if hosts.is_empty() {
+        // The default socket only when nothing else names an engine: it may well not exist.
+        let named = std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty());
+        if named || listed.is_empty() {
+            listed.extend(Endpoint::from_env().map(|e| e.host));
+        }
+        listed.extend(stale_journal_engines());
+    }
+    let mut pool: Vec<String> = Vec::new();
+    for host in listed {
+        if !pool.contains(&host) {
+            pool.push(host);
+        }
+    }
+    pool
+}
+
 /// The engine's identity, for report headers and snapshots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineInfo {
@@ -244,6 +275,13 @@ pub struct Removed {
 }
 
 impl Removed {
+    fn absorb(&mut self, other: Removed) {
+        self.containers.extend(other.containers);
+        self.networks.extend(other.networks);
+        self.volumes.extend(other.volumes);
+        self.images.extend(other.images);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.containers.is_empty()
             && self.networks.is_empty()
@@ -333,6 +371,32 @@ impl Engine {
         })
     }
 
+    /// Loads into `other` the images of `references` this engine holds and `other` lacks (or holds an older
+    /// stand-in of), exported from here: a stand-in is built once, in the first engine, and every other
+    /// engine gets the very same image. Returns the references loaded.
+    pub(crate) fn share_images(
+        &self,
+        other: &Engine,
+        references: &[String],
+    ) -> Result<Vec<String>, ImageError> {
+        // Each engine's client lives on its own runtime: every call goes through its own engine's.
+        let wanted = self
+            .rt
+            .block_on(images::image_ids(&self.docker, references))?;
+        let needed = other.rt.block_on(images::to_load(&other.docker, &wanted))?;
+        if needed.is_empty() {
+            return Ok(needed);
+        }
+        let tar = self.rt.block_on(images::save(&self.docker, &needed))?;
+        other.rt.block_on(images::load(
+            &other.docker,
+            &other.endpoint.host,
+            &needed,
+            tar,
+        ))?;
+        Ok(needed)
+    }
+
     pub fn inventory(&self) -> Result<Inventory, EngineError> {
         self.block(async {
             let containers = self
@@ -381,13 +445,8 @@ impl Engine {
     /// Starts the proxy a page's terminals talk through, with a journal of what it creates, in `dir`;
     /// `folder` is the page's working folder, which its containers may bind-mount.
     pub(crate) fn start_proxy(&self, dir: &Path, folder: &Path) -> Result<Proxy, ProxyError> {
-        let journal = journal_dir().join(format!(
-            "{}-{}.journal",
-            std::process::id(),
-            dir.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
+        let stem = journal_stem(dir);
+        let journal = journal_dir().join(format!("{stem}.journal"));
         let bind_err = |source| ProxyError::Bind {
             path: journal.clone(),
             source,
@@ -399,7 +458,79 @@ impl Engine {
             &self.endpoint.host,
             journal,
             folder,
+            proxy::owner_label(&stem),
         )
+    }
+
+    /// Removes what the page whose proxy ran in `proxy_dir` created: what its proxy saw (`created`), and
+    /// what carries its label though the proxy never saw the engine's answer (a `docker run` interrupted
+    /// while its create was on the way). Anything in `before` is never touched.
+    pub(crate) fn remove_page(
+        &self,
+        proxy_dir: &Path,
+        created: &Created,
+        before: &Inventory,
+    ) -> Result<Removed, EngineError> {
+        let mut created = created.clone();
+        let owner = proxy::owner_label(&journal_stem(proxy_dir));
+        if let Some(labeled) = self.labeled()?.remove(&owner) {
+            created.absorb(labeled);
+        }
+        self.remove_created(&created, before)
+    }
+
+    /// The containers, networks and volumes that carry [`proxy::JOURNAL_LABEL`], by its value.
+    fn labeled(&self) -> Result<BTreeMap<String, Created>, EngineError> {
+        let filters = HashMap::from([("label", vec![proxy::JOURNAL_LABEL])]);
+        let owner = |labels: Option<&HashMap<String, String>>| {
+            labels.and_then(|l| l.get(proxy::JOURNAL_LABEL)).cloned()
+        };
+        self.block(async {
+            let mut by_owner: BTreeMap<String, Created> = BTreeMap::new();
+            let list_err = |operation| move |source| EngineError::Docker { operation, source };
+            let containers = self
+                .docker
+                .list_containers(Some(
+                    ListContainersOptionsBuilder::new()
+                        .all(true)
+                        .filters(&filters)
+                        .build(),
+                ))
+                .await
+                .map_err(list_err("container list"))?;
+            for c in containers {
+                if let (Some(owner), Some(id)) = (owner(c.labels.as_ref()), c.id) {
+                    by_owner.entry(owner).or_default().containers.push(id);
+                }
+            }
+            let networks = self
+                .docker
+                .list_networks(Some(
+                    ListNetworksOptionsBuilder::new().filters(&filters).build(),
+                ))
+                .await
+                .map_err(list_err("network list"))?;
+            for n in networks {
+                if let (Some(owner), Some(id)) = (owner(n.labels.as_ref()), n.id) {
+                    by_owner.entry(owner).or_default().networks.push(id);
+                }
+            }
+            let volumes = self
+                .docker
+                .list_volumes(Some(
+                    ListVolumesOptionsBuilder::new().filters(&filters).build(),
+                ))
+                .await
+                .map_err(list_err("volume list"))?
+                .volumes
+                .unwrap_or_default();
+            for v in volumes {
+                if let Some(owner) = owner(Some(&v.labels)) {
+                    by_owner.entry(owner).or_default().volumes.push(v.name);
+                }
+            }
+            Ok(by_owner)
+        })
     }
 
     /// Removes what a page created (as its proxy saw it), plus named volumes its containers created on the
@@ -526,17 +657,20 @@ impl Engine {
         })
     }
 
-    /// Removes what killed runs left on this engine, from their journals, and deletes those journals.
-    /// Journals of runs still alive and of other engines are left alone.
+    /// Removes what killed runs left on this engine, from their journals (which it then deletes) and from
+    /// the label their proxies put on what they created, which finds what reached the engine after the
+    /// journal's last line. Objects of runs still alive, of other machines' runs and without the label are
+    /// left alone, and so are other engines' journals.
     pub fn clean(&self) -> Result<Removed, EngineError> {
         let mut removed = Removed::default();
-        for (path, created) in stale_journals(&self.endpoint.host) {
-            let r = self.remove_created(&created, &Inventory::default())?;
-            removed.containers.extend(r.containers);
-            removed.networks.extend(r.networks);
-            removed.volumes.extend(r.volumes);
-            removed.images.extend(r.images);
+        for (path, _, created) in stale_journals(Some(&self.endpoint.host)) {
+            removed.absorb(self.remove_created(&created, &Inventory::default())?);
             let _ = std::fs::remove_file(path);
+        }
+        for (owner, created) in self.labeled()? {
+            if owned_by_dead_run(&owner) {
+                removed.absorb(self.remove_created(&created, &Inventory::default())?);
+            }
         }
         Ok(removed)
     }
@@ -599,19 +733,52 @@ pub(crate) fn journal_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("docktest-journals"))
 }
 
-/// Deletes a page's journal once its objects are gone.
-pub(crate) fn forget_journal(proxy_dir: &Path) {
-    if let Some(name) = proxy_dir.file_name() {
-        let _ = std::fs::remove_file(journal_dir().join(format!(
-            "{}-{}.journal",
-            std::process::id(),
-            name.to_string_lossy()
-        )));
-    }
+/// The name of the journal of the page whose proxy runs in `proxy_dir`, without `.journal`: the run's pid
+/// and the folder's name, `4242-docktest-proxy-Ab3dE`.
+fn journal_stem(proxy_dir: &Path) -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        proxy_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    )
 }
 
-/// Journals of runs that are no longer alive, for the engine at `host`, with what they list.
-fn stale_journals(host: &str) -> Vec<(PathBuf, Created)> {
+/// Deletes a page's journal once its objects are gone.
+pub(crate) fn forget_journal(proxy_dir: &Path) {
+    let _ =
+        std::fs::remove_file(journal_dir().join(format!("{}.journal", journal_stem(proxy_dir))));
+}
+
+/// Whether the run of a journal stem (`<pid>-…`) is still alive on this machine.
+fn run_alive(stem: &str) -> bool {
+    stem.split('-')
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| Path::new(&format!("/proc/{p}")).exists())
+}
+
+/// Whether a [`proxy::JOURNAL_LABEL`] value (`<stem>@<machine>`) names a run of this machine that is no
+/// longer alive. A run of another machine sharing the engine may be alive: its objects are its own.
+fn owned_by_dead_run(owner: &str) -> bool {
+    owner
+        .rsplit_once('@')
+        .is_some_and(|(stem, machine)| machine == proxy::machine() && !run_alive(stem))
+}
+
+/// The engines the journals of runs no longer alive name.
+fn stale_journal_engines() -> Vec<String> {
+    stale_journals(None)
+        .into_iter()
+        .map(|(_, host, _)| host)
+        .collect()
+}
+
+/// Journals of runs that are no longer alive, for the engine at `host` (any engine: `None`), with the engine
+/// each names and what it lists.
+fn stale_journals(host: Option<&str>) -> Vec<(PathBuf, String, Created)> {
     let Ok(entries) = std::fs::read_dir(journal_dir()) else {
         return Vec::new();
     };
@@ -620,12 +787,10 @@ fn stale_journals(host: &str) -> Vec<(PathBuf, Created)> {
         if path.extension().is_none_or(|e| e != "journal") {
             continue;
         }
-        let pid = path
+        let alive = path
             .file_stem()
             .and_then(|s| s.to_str())
-            .and_then(|s| s.split('-').next())
-            .and_then(|p| p.parse::<i32>().ok());
-        let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            .is_some_and(run_alive);
         if alive {
             continue;
         }
@@ -633,7 +798,10 @@ fn stale_journals(host: &str) -> Vec<(PathBuf, Created)> {
             continue;
         };
         let mut lines = text.lines();
-        if lines.next() != Some(&format!("engine {host}")) {
+        let Some(engine) = lines.next().and_then(|l| l.strip_prefix("engine ")) else {
+            continue;
+        };
+        if host.is_some_and(|h| h != engine) {
             continue;
         }
         let mut created = Created::default();
@@ -649,7 +817,7 @@ fn stale_journals(host: &str) -> Vec<(PathBuf, Created)> {
                 None => {}
             }
         }
-        out.push((path, created));
+        out.push((path, engine.to_string(), created));
     }
     out
 }

@@ -12,6 +12,10 @@
 //! are read whole and put to [`policy::check`] before anything is forwarded. A refused request never reaches
 //! the engine: the CLI gets the engine's own kind of refusal (HTTP 403, `{"message": …}`), and the refusal
 //! is kept for the runner, which fails the block with it.
+//! Two changes keep what a run creates findable when the journal cannot be trusted (a run killed between the
+//! engine's answer and the journal write): every create the proxy forwards carries the label
+//! [`JOURNAL_LABEL`], naming the run's journal, and that label is taken out again of what the engine tells
+//! the page (inspect and list answers, events), so readers see what a stock engine shows.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -26,6 +30,22 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 use super::policy::{self, Allowed, Check, Refusal};
+/// The label the proxy puts on every container, network and volume it forwards a create for. Its value is
+/// [`owner_label`]'s: the run's journal and the machine it runs on, so `clean` can tell a dead run's
+/// objects from a live one's, and from those of runs on other machines sharing the engine.
+pub(crate) const JOURNAL_LABEL: &str = "io.docktest.journal";
+
+/// The value of [`JOURNAL_LABEL`] for the page whose journal is `<stem>.journal`: `<stem>@<machine>`.
+pub(crate) fn owner_label(stem: &str) -> String {
+    format!("{stem}@{}", machine())
+}
+
+/// This machine's name, as `owner_label` records it.
+pub(crate) fn machine() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
 
 /// What a page created, in order of creation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,6 +55,24 @@ pub struct Created {
     pub volumes: Vec<String>,
     /// Images made by `docker commit`, by ID.
     pub images: Vec<String>,
+}
+
+impl Created {
+    /// Adds what `other` lists and this does not.
+    pub(crate) fn absorb(&mut self, other: Created) {
+        for (mine, theirs) in [
+            (&mut self.containers, other.containers),
+            (&mut self.networks, other.networks),
+            (&mut self.volumes, other.volumes),
+            (&mut self.images, other.images),
+        ] {
+            for id in theirs {
+                if !mine.contains(&id) {
+                    mine.push(id);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,13 +109,15 @@ pub struct Proxy {
 
 impl Proxy {
     /// Listens on `socket`, forwarding to the engine at `upstream` (`unix:///…` or `tcp://host:port`).
-    /// Creations are appended to `journal` as `container <id>` lines as they happen. `folder` is the page's
-    /// working folder, the one host path its containers may bind-mount without a grant.
+    /// Creations are appended to `journal` as `container <id>` lines as they happen, and carry
+    /// [`JOURNAL_LABEL`]`=label`. `folder` is the page's working folder, the one host path its containers
+    /// may bind-mount without a grant.
     pub fn start(
         socket: &Path,
         upstream: &str,
         journal: PathBuf,
         folder: &Path,
+        label: String,
     ) -> Result<Proxy, ProxyError> {
         let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
         let upstream = match (
@@ -108,6 +148,7 @@ impl Proxy {
             guard: guard.clone(),
             folder: folder.to_path_buf(),
             journal: Mutex::new(journal),
+            label,
             lost: lost.clone(),
         });
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -198,6 +239,8 @@ struct State {
     /// The page's working folder.
     folder: PathBuf,
     journal: Mutex<PathBuf>,
+    /// The value of [`JOURNAL_LABEL`] on what this page creates.
+    label: String,
     /// Set when the engine's event stream broke: it stopped or restarted while the page ran.
     lost: Arc<AtomicBool>,
 }
@@ -369,12 +412,14 @@ async fn forward(
 ) -> Result<Response<Body>, hyper::Error> {
     let kind = create_kind(req.method(), req.uri().path());
     let name = container_name(kind, req.uri());
+    let answer = Answer::of(req.method(), req.uri().path());
     let wants_upgrade = req.headers().contains_key(hyper::header::UPGRADE);
     let client_side = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
     let req = match screen(req, &state).await? {
         Ok(req) => req,
         Err(refused) => return Ok(refused),
     };
+    let req = label_create(req, kind, &state.label).await?;
 
     let upstream = match state.upstream.connect().await {
         Ok(s) => s,
@@ -383,6 +428,9 @@ async fn forward(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await?;
     tokio::spawn(conn.with_upgrades());
     let mut resp = sender.send_request(req).await?;
+    if let Some(answer) = answer.filter(|_| resp.status().is_success()) {
+        return unlabel_answer(resp, answer).await;
+    }
 
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         if let Some(client_side) = client_side {
@@ -407,10 +455,7 @@ async fn forward(
                 state.record(kind, id);
                 lock(&state.guard).names.extend(name);
             }
-            Ok(Response::from_parts(
-                parts,
-                Full::new(bytes).map_err(|never| match never {}).boxed(),
-            ))
+            Ok(Response::from_parts(parts, full(bytes)))
         }
         _ => Ok(resp.map(|b| b.boxed())),
     }
@@ -457,6 +502,173 @@ async fn screen(
             &format!("docktest did not forward this request: {why}"),
         )),
     })
+}
+
+/// A create request with [`JOURNAL_LABEL`] added to its body's `Labels`; any other request as it is. A body
+/// that is not a JSON object goes on unchanged, for the engine to refuse.
+async fn label_create(
+    req: Request<Body>,
+    kind: Option<Kind>,
+    label: &str,
+) -> Result<Request<Body>, hyper::Error> {
+    // A committed image is found through the page's journal; an image keeps its labels in its config for
+    // as long as it exists, so the label stays off it.
+    if !matches!(kind, Some(Kind::Container | Kind::Network | Kind::Volume)) {
+        return Ok(req);
+    }
+    let (mut parts, body) = req.into_parts();
+    let bytes = body.collect().await?.to_bytes();
+    let bytes = with_label(&bytes, label).map_or(bytes, Bytes::from);
+    parts.headers.remove(hyper::header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(hyper::header::CONTENT_LENGTH, bytes.len().into());
+    Ok(Request::from_parts(parts, full(bytes)))
+}
+
+/// `body` (a create call's JSON) with `Labels[JOURNAL_LABEL] = label`; `None` when it is not a JSON object.
+fn with_label(body: &[u8], label: &str) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object_mut()?;
+    let labels = object
+        .entry("Labels")
+        .or_insert_with(|| serde_json::Value::Object(Default::default()));
+    if !labels.is_object() {
+        *labels = serde_json::Value::Object(Default::default());
+    }
+    labels
+        .as_object_mut()
+        .expect("made an object above")
+        .insert(JOURNAL_LABEL.to_string(), label.into());
+    serde_json::to_vec(&value).ok()
+}
+
+/// An answer of the engine that can show [`JOURNAL_LABEL`] to the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Container, network and image inspect and list answers, `system df`.
+    Labels,
+    /// Volume inspect and list: a volume without labels shows `"Labels":null`.
+    VolumeLabels,
+    /// The event stream, one JSON object per event.
+    Events,
+}
+
+impl Answer {
+    /// `GET [/v1.41]/containers/json`, `/containers/ID/json`, `/networks[/ID]`, `/volumes[/NAME]`,
+    /// `/images/NAME/json`, `/system/df`, `/events`.
+    fn of(method: &Method, path: &str) -> Option<Answer> {
+        if method != Method::GET {
+            return None;
+        }
+        let path = policy::unversioned(path);
+        let mut segments = path.trim_start_matches('/').split('/');
+        match (
+            segments.next()?,
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) {
+            ("containers", Some(_), Some("json"), None) | ("containers", Some("json"), None, _) => {
+                Some(Answer::Labels)
+            }
+            ("networks", None | Some(_), None, _) => Some(Answer::Labels),
+            ("volumes", None | Some(_), None, _) => Some(Answer::VolumeLabels),
+            ("images", Some(_), ..) if path.ends_with("/json") && path != "/images/json" => {
+                Some(Answer::Labels)
+            }
+            ("system", Some("df"), None, _) => Some(Answer::Labels),
+            ("events", None, ..) => Some(Answer::Events),
+            _ => None,
+        }
+    }
+}
+
+/// The engine's answer without [`JOURNAL_LABEL`]: whole for inspect and list answers, event by event for the
+/// stream of events (which must not wait for its end).
+async fn unlabel_answer(
+    resp: Response<Incoming>,
+    answer: Answer,
+) -> Result<Response<Body>, hyper::Error> {
+    let (mut parts, body) = resp.into_parts();
+    if answer == Answer::Events {
+        let body = body.map_frame(|frame| {
+            frame.map_data(|data| without_label(&data, false).map_or(data, Bytes::from))
+        });
+        parts.headers.remove(hyper::header::CONTENT_LENGTH);
+        return Ok(Response::from_parts(parts, body.boxed()));
+    }
+    let bytes = body.collect().await?.to_bytes();
+    let Some(stripped) = without_label(&bytes, answer == Answer::VolumeLabels) else {
+        return Ok(Response::from_parts(parts, full(bytes)));
+    };
+    parts.headers.remove(hyper::header::TRANSFER_ENCODING);
+    parts
+        .headers
+        .insert(hyper::header::CONTENT_LENGTH, stripped.len().into());
+    Ok(Response::from_parts(parts, full(Bytes::from(stripped))))
+}
+
+/// `json` with every `"io.docktest.journal":"…"` member taken out, its comma with it; every other byte as
+/// the engine wrote it (key order, spacing, escapes), so the docker CLI prints what it would print for a
+/// stock engine. With `empty_is_null`, a `Labels` left empty becomes `null`, as the engine shows a volume
+/// created without labels. `None` when there is no such member.
+fn without_label(json: &[u8], empty_is_null: bool) -> Option<Vec<u8>> {
+    static MEMBER: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        let key = regex::escape(JOURNAL_LABEL);
+        regex::bytes::Regex::new(&format!(r#""{key}"\s*:\s*"(?:[^"\\]|\\.)*""#))
+            .expect("a valid pattern")
+    });
+    let found: Vec<(usize, usize)> = MEMBER
+        .find_iter(json)
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    let space = |bytes: &mut dyn Iterator<Item = &u8>| {
+        bytes.take_while(|b| b.is_ascii_whitespace()).count()
+    };
+    let mut out = Vec::with_capacity(json.len());
+    let mut kept = 0;
+    for (start, end) in found {
+        let after = end + space(&mut json[end..].iter());
+        let before = start - space(&mut json[..start].iter().rev());
+        let (cut, replacement): ((usize, usize), &[u8]) = if json.get(after) == Some(&b',') {
+            // First or middle member: its comma goes with it, and the space after that comma.
+            let next = after + 1 + space(&mut json[after + 1..].iter());
+            ((start, next), b"")
+        } else if before > 0 && json[before - 1] == b',' {
+            // Last member: the comma before it goes.
+            ((before - 1, end), b"")
+        } else if empty_is_null
+            && before > 0
+            && json[before - 1] == b'{'
+            && json.get(after) == Some(&b'}')
+            && is_labels_value(&json[..before - 1])
+        {
+            // The only label: `"Labels":{…}` becomes `"Labels":null`.
+            ((before - 1, after + 1), b"null")
+        } else {
+            ((start, end), b"")
+        };
+        out.extend_from_slice(&json[kept..cut.0.max(kept)]);
+        out.extend_from_slice(replacement);
+        kept = cut.1;
+    }
+    out.extend_from_slice(&json[kept..]);
+    Some(out)
+}
+
+/// Whether `head` ends with `"Labels":`, so the object after it is an object's labels.
+fn is_labels_value(head: &[u8]) -> bool {
+    head.trim_ascii_end()
+        .strip_suffix(b":")
+        .is_some_and(|h| h.trim_ascii_end().ends_with(br#""Labels""#))
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
 }
 
 fn bad_gateway(message: &str) -> Response<Body> {
@@ -526,5 +738,129 @@ mod tests {
             Some("sha256:14cf".into())
         );
         assert_eq!(created_id(Kind::Network, b"not json"), None);
+    }
+
+    fn stripped(json: &str, empty_is_null: bool) -> String {
+        String::from_utf8(without_label(json.as_bytes(), empty_is_null).expect("a label to strip"))
+            .unwrap()
+    }
+
+    // Every create the proxy forwards carries the run's label, next to the labels the page asked for, in
+    // the order the CLI sent them; a create without labels gets some.
+    #[test]
+    fn creates_get_the_journal_label() {
+        let body = br#"{"Image":"alpine","Labels":{"app":"web"},"HostConfig":{}}"#;
+        let labeled = with_label(body, "7-docktest-proxy-x@m").unwrap();
+        assert_eq!(
+            String::from_utf8(labeled).unwrap(),
+            r#"{"Image":"alpine","Labels":{"app":"web","io.docktest.journal":"7-docktest-proxy-x@m"},"HostConfig":{}}"#
+        );
+        for body in [
+            &br#"{"Name":"data"}"#[..],
+            br#"{"Name":"data","Labels":null}"#,
+        ] {
+            let labeled: serde_json::Value =
+                serde_json::from_slice(&with_label(body, "7-p@m").unwrap()).unwrap();
+            assert_eq!(
+                labeled["Labels"],
+                serde_json::json!({ JOURNAL_LABEL: "7-p@m" })
+            );
+        }
+        // Not an object: passed on for the engine to refuse.
+        assert_eq!(with_label(b"[1]", "7-p@m"), None);
+        assert_eq!(with_label(b"not json", "7-p@m"), None);
+    }
+
+    // The page's CLI sees labels as a stock engine shows them: the label taken out wherever it stands,
+    // every other byte as the engine wrote it.
+    #[test]
+    fn answers_lose_the_journal_label() {
+        let k = r#""io.docktest.journal":"7-docktest-proxy-x@m""#;
+        assert_eq!(
+            stripped(&format!(r#"{{"Labels":{{{k}}}}}"#), false),
+            r#"{"Labels":{}}"#
+        );
+        assert_eq!(
+            stripped(
+                &format!(r#"{{"Labels":{{{k},"app":"web"}},"Id":"1"}}"#),
+                false
+            ),
+            r#"{"Labels":{"app":"web"},"Id":"1"}"#
+        );
+        assert_eq!(
+            stripped(&format!(r#"{{"Labels":{{"a":"<1>",{k}}}}}"#), false),
+            r#"{"Labels":{"a":"<1>"}}"#
+        );
+        assert_eq!(
+            stripped(&format!(r#"{{"Labels":{{"a":"1",{k},"b":"2"}}}}"#), false),
+            r#"{"Labels":{"a":"1","b":"2"}}"#
+        );
+        // Indented, as some engines answer.
+        assert_eq!(
+            stripped(
+                &format!("{{\n  \"Labels\": {{\n    \"a\": \"1\",\n    {k}\n  }}\n}}"),
+                false
+            ),
+            "{\n  \"Labels\": {\n    \"a\": \"1\"\n  }\n}"
+        );
+        // A list answer: every object of it.
+        assert_eq!(
+            stripped(
+                &format!(r#"[{{"Labels":{{{k}}}}},{{"Labels":{{"x":"y",{k}}}}}]"#),
+                false
+            ),
+            r#"[{"Labels":{}},{"Labels":{"x":"y"}}]"#
+        );
+        // An event: the label is one of its actor's attributes.
+        assert_eq!(
+            stripped(
+                &format!(r#"{{"Actor":{{"Attributes":{{"image":"alpine",{k},"name":"web"}}}}}}"#),
+                false
+            ),
+            r#"{"Actor":{"Attributes":{"image":"alpine","name":"web"}}}"#
+        );
+        assert_eq!(without_label(br#"{"Labels":{"app":"web"}}"#, false), None);
+    }
+
+    // A volume created without labels shows `"Labels":null` on a stock engine, not `{}`.
+    #[test]
+    fn a_volume_left_without_labels_shows_null() {
+        let k = r#""io.docktest.journal":"7-p@m""#;
+        assert_eq!(
+            stripped(
+                &format!(r#"{{"Driver":"local","Labels":{{{k}}},"Name":"data"}}"#),
+                true
+            ),
+            r#"{"Driver":"local","Labels":null,"Name":"data"}"#
+        );
+        assert_eq!(
+            stripped(&format!(r#"{{"Labels":{{"a":"1",{k}}}}}"#), true),
+            r#"{"Labels":{"a":"1"}}"#
+        );
+    }
+
+    // Only the answers that can show labels are rewritten; streams such as logs and attach never are.
+    #[test]
+    fn answers_that_show_labels_are_known() {
+        let get = |path| Answer::of(&Method::GET, path);
+        assert_eq!(get("/v1.41/containers/json"), Some(Answer::Labels));
+        assert_eq!(get("/v1.41/containers/abc/json"), Some(Answer::Labels));
+        assert_eq!(get("/networks"), Some(Answer::Labels));
+        assert_eq!(get("/v1.41/networks/sandbox"), Some(Answer::Labels));
+        assert_eq!(get("/v1.41/volumes"), Some(Answer::VolumeLabels));
+        assert_eq!(get("/v1.41/volumes/data"), Some(Answer::VolumeLabels));
+        assert_eq!(
+            get("/v1.41/images/library/alpine/json"),
+            Some(Answer::Labels)
+        );
+        assert_eq!(get("/v1.41/system/df"), Some(Answer::Labels));
+        assert_eq!(get("/v1.41/events"), Some(Answer::Events));
+        assert_eq!(get("/v1.41/containers/abc/logs"), None);
+        assert_eq!(get("/v1.41/images/json"), None);
+        assert_eq!(get("/_ping"), None);
+        assert_eq!(
+            Answer::of(&Method::POST, "/v1.41/containers/abc/json"),
+            None
+        );
     }
 }

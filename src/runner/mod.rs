@@ -337,16 +337,28 @@ pub fn run_book(
     };
     match engines {
         [] => Vec::new(),
-        [engine] => pages
-            .iter()
-            .take_while(|_| !engine::cancelled())
-            .map(|page| {
-                observer.page_started(page);
-                let result = run(engine, page, observer);
-                observer.page_done(&result);
-                result
-            })
-            .collect(),
+        [engine] => {
+            let mut dead = false;
+            pages
+                .iter()
+                .take_while(|_| !engine::cancelled())
+                .map(|page| {
+                    observer.page_started(page);
+                    let result = if dead {
+                        pool::not_run(page)
+                    } else {
+                        let mut result = run(engine, page, observer);
+                        dead = pool::died_under(engine, &result);
+                        if dead {
+                            pool::out_of_the_pool(engine, &mut result, true);
+                        }
+                        result
+                    };
+                    observer.page_done(&result);
+                    result
+                })
+                .collect()
+        }
         _ => pool::run_pages(engines, &pages, run, observer),
     }
 }
@@ -405,6 +417,28 @@ pub fn prepare(
         }
     }
     Ok((engine, images))
+}
+
+/// Connects to every engine of the pool and readies the book's images once: in the first engine as
+/// [`prepare`] does, then loaded from it into each other engine that lacks them, so that a stand-in is
+/// built once and every engine runs the very same image. Returns the engines, in the pool's order, and the
+/// images as the first engine readied them.
+pub fn prepare_pool(
+    book: &Book,
+    endpoints: &[crate::engine::Endpoint],
+) -> Result<(Vec<Engine>, Vec<ImageStatus>), PrepareError> {
+    let Some((first, others)) = endpoints.split_first() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let (first, images) = prepare(book, first.clone())?;
+    let references: Vec<String> = images.iter().map(|i| i.reference.clone()).collect();
+    let mut engines = vec![first];
+    for endpoint in others {
+        let engine = Engine::connect(endpoint.clone())?;
+        engines[0].share_images(&engine, &references)?;
+        engines.push(engine);
+    }
+    Ok((engines, images))
 }
 
 #[derive(Debug, thiserror::Error)]

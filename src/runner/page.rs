@@ -112,7 +112,7 @@ impl<'e> PageScope<'e> {
         drop(proxy);
         let before = self.before.take().unwrap_or_default();
         // The journal stays when this fails: `mdbook-docktest clean` finishes the job once the engine is back.
-        let removed = wait_for_engine(|| self.engine.remove_created(&created, &before))
+        let removed = wait_for_engine(|| self.engine.remove_page(dir.path(), &created, &before))
             .map_err(PageError::Unfinished)?;
         engine::forget_journal(dir.path());
         Ok(removed)
@@ -184,9 +184,11 @@ pub(super) fn run_page(
     run.settle_all(&mut scope, observer);
     let blocks = run.into_blocks();
     let problem = scope.engine_lost().then(|| {
-        "the Docker engine stopped or restarted while this page ran; its results do not count \
-         (run the page again once the engine is steady)"
-            .to_string()
+        format!(
+            "the Docker engine stopped or restarted while this page ran (engine {}); its results do not \
+             count (run the page again once the engine is steady)",
+            engine.endpoint().host
+        )
     });
     let cleanup = scope.release();
     PageRun {

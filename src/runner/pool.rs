@@ -1,11 +1,13 @@
 //! Several engines at once: each runs one page at a time, taking the next from a queue ordered longest
-//! first, and what the pages report is handed on in page order.
+//! first, and what the pages report is handed on in page order. An engine that dies under a page fails
+//! that page and leaves the pool; the other engines run the rest.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
 
-use super::{BlockRun, Observer, PageRun};
-use crate::engine::{self, Engine};
+use super::{BlockRun, Observer, PageError, PageRun};
+use crate::engine::{self, Engine, EngineError};
 use crate::snippet::Page;
 
 /// What a page told its observer, kept until the pages before it have been told.
@@ -28,10 +30,11 @@ pub(super) fn run_pages(
     observer: &mut dyn Observer,
 ) -> Vec<PageRun> {
     let queue = Mutex::new(longest_first(pages));
+    let alive = AtomicUsize::new(engines.len());
     let (done, results) = mpsc::channel::<(usize, PageRun, Told)>();
     std::thread::scope(|scope| {
         for engine in engines {
-            let (queue, done, run) = (&queue, done.clone(), &run);
+            let (queue, done, run, alive) = (&queue, done.clone(), &run, &alive);
             scope.spawn(move || loop {
                 if engine::cancelled() {
                     return;
@@ -40,8 +43,13 @@ pub(super) fn run_pages(
                     return;
                 };
                 let mut told = Told::default();
-                let result = run(engine, pages[index], &mut told);
-                if done.send((index, result, told)).is_err() {
+                let mut result = run(engine, pages[index], &mut told);
+                let dead = died_under(engine, &result);
+                if dead {
+                    let left = alive.fetch_sub(1, Ordering::SeqCst) - 1;
+                    out_of_the_pool(engine, &mut result, left == 0);
+                }
+                if done.send((index, result, told)).is_err() || dead {
                     return;
                 }
             });
@@ -56,12 +64,60 @@ pub(super) fn run_pages(
                 out.push(tell(observer, pages[out.len()], result, told));
             }
         }
+        // Every engine died: the pages left in the queue fail, saying why, where they would have been told.
+        if !engine::cancelled() {
+            for index in queue.lock().expect("queue lock").drain(..) {
+                waiting.insert(index, (not_run(pages[index]), Told::default()));
+            }
+        }
         // Cancelled: pages after a gap never ran; those that did are still told, in order.
         for (index, (result, told)) in waiting {
             out.push(tell(observer, pages[index], result, told));
         }
         out
     })
+}
+
+/// Whether the engine died under the page: it could not be reached to set the page up, or it went away
+/// and did not come back for the cleanup. An engine that restarted and answered again stays in the pool.
+pub(super) fn died_under(engine: &Engine, result: &PageRun) -> bool {
+    let unreachable = match &result.cleanup {
+        Err(PageError::Unfinished(e)) | Err(PageError::Engine(e)) => e.is_unreachable(),
+        _ => false,
+    };
+    unreachable
+        && engine
+            .inventory()
+            .as_ref()
+            .is_err_and(EngineError::is_unreachable)
+}
+
+/// Says in the page's report that its engine died and left the pool (`alone`: it was the only engine).
+pub(super) fn out_of_the_pool(engine: &Engine, result: &mut PageRun, alone: bool) {
+    let rest = if alone {
+        "no engine is left for the other pages"
+    } else {
+        "the other pages run on the other engines"
+    };
+    let said = format!(
+        "the engine at {} died under this page and left the pool; {rest}",
+        engine.endpoint().host
+    );
+    result.problem = Some(match result.problem.take() {
+        Some(problem) => format!("{problem}; {said}"),
+        None => said,
+    });
+}
+
+/// A page that no engine was left to run.
+pub(super) fn not_run(page: &Page) -> PageRun {
+    PageRun {
+        path: page.path.clone(),
+        blocks: Vec::new(),
+        cleanup: Ok(Default::default()),
+        problem: Some("not run: every engine of the pool died".to_string()),
+        elapsed: Default::default(),
+    }
 }
 
 /// Hands a page's report to the observer, as a run on one engine would have told it.

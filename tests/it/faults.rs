@@ -25,7 +25,7 @@ fn wait_for_objects(engine: &Engine, before: &Inventory) {
     }
 }
 
-fn signal(child: &Child, sig: nix::sys::signal::Signal) {
+pub(crate) fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
@@ -137,12 +137,12 @@ fn unwritable_snapshot_folder_is_an_error_up_front() {
     assert!(said.contains("hint: make"), "{said}");
 }
 
-/// A sealed engine of this test's own, so that restarting it disturbs nobody. Its names follow
+/// A sealed engine of this test's own, so that restarting or killing it disturbs nobody. Its names follow
 /// `DOCKTEST_ENGINE_PREFIX`, so that two checkouts testing side by side each restart their own.
-struct PrivateEngine {
+pub(crate) struct PrivateEngine {
     names: Names,
     env: Vec<(&'static str, String)>,
-    endpoint: Endpoint,
+    pub(crate) endpoint: Endpoint,
 }
 
 struct Names {
@@ -175,7 +175,7 @@ impl Names {
 }
 
 impl PrivateEngine {
-    fn start() -> PrivateEngine {
+    pub(crate) fn start() -> PrivateEngine {
         let names = Names::new();
         Self::launch(&names);
         let host = names.host();
@@ -222,17 +222,27 @@ impl PrivateEngine {
     /// Stops dockerd as `systemctl restart docker` does (its containers stop with it), and starts it again
     /// in the same namespace.
     fn restart(&self) {
+        self.end(nix::sys::signal::Signal::SIGTERM);
+        PrivateEngine::launch(&self.names);
+    }
+
+    /// Kills dockerd outright, as a crash or the OOM killer would, and leaves it dead.
+    pub(crate) fn kill(&self) {
+        self.end(nix::sys::signal::Signal::SIGKILL);
+    }
+
+    /// Sends dockerd `sig` and waits until it has gone.
+    fn end(&self, sig: nix::sys::signal::Signal) {
         let pid: i32 = std::fs::read_to_string(format!("{}/dockerd.pid", self.names.run))
             .expect("the private engine's pid file")
             .trim()
             .parse()
             .unwrap();
         let pid = nix::unistd::Pid::from_raw(pid);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        nix::sys::signal::kill(pid, sig).unwrap();
         while nix::sys::signal::kill(pid, None).is_ok() {
             std::thread::sleep(Duration::from_millis(100));
         }
-        PrivateEngine::launch(&self.names);
     }
 }
 

@@ -15,6 +15,9 @@ mod cli;
 mod errors;
 /// Cleanup under faults: Ctrl-C, SIGKILL then `clean`, an engine restart, an unwritable snapshot folder.
 mod faults;
+/// No debris on any engine of the pool: the label on what pages create, `clean` over every engine, signals
+/// under `--jobs`, an engine that dies mid-run.
+mod orphans;
 /// Property tests of the Markdown parser and book.toml options, sharing the fuzz targets' invariants.
 mod parser_props;
 /// `mdbook build` with the preprocessor, replaying recorded snapshots, and the badge in headless Chromium.

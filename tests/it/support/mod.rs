@@ -61,15 +61,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// `mdbook-docktest ARGS`, with `CI=true` and `NO_COLOR=1` unless a test says otherwise.
+/// `mdbook-docktest ARGS`, with `CI=true` and `NO_COLOR=1` unless a test says otherwise, and the journals
+/// of this checkout's own (`clean` finishes what killed runs left on every engine their journals name: a
+/// second checkout testing beside this one keeps its killed runs to itself).
 pub fn docktest<I, S>(args: I) -> Docktest
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
     let mut cmd = Command::new(BIN);
-    cmd.args(args).env("CI", "true").env("NO_COLOR", "1");
+    cmd.args(args)
+        .env("CI", "true")
+        .env("NO_COLOR", "1")
+        .env("DOCKTEST_JOURNALS", journals());
     Docktest(cmd)
+}
+
+/// Where the runs of this checkout's tests keep their journals.
+pub fn journals() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("journals")
 }
 
 /// `mdbook-docktest test BOOK`.
