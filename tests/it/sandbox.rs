@@ -14,7 +14,9 @@ fn now() -> u64 {
 }
 
 /// The engine's container events between `since` and now (both in seconds), as `ACTION NAME` lines: what
-/// reached the engine, whatever was cleaned up afterwards.
+/// reached the engine, whatever was cleaned up afterwards. Only containers a docktest run created (they
+/// carry the proxy's label): a `docker run` someone else types on the same engine meanwhile once showed up
+/// here as a create the page never made.
 fn container_events(since: u64) -> Vec<String> {
     let until = (now() + 1).to_string();
     let events = docker(&[
@@ -25,6 +27,8 @@ fn container_events(since: u64) -> Vec<String> {
         &until,
         "--filter",
         "type=container",
+        "--filter",
+        "label=io.docktest.journal",
         "--format",
         "{{.Action}} {{.Actor.Attributes.name}}",
     ]);
