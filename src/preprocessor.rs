@@ -10,6 +10,11 @@
 //!    output where the page wrote `...` or `[..]` (from the snapshot's unredacted transcript), and a small
 //!    badge naming the engine and the date of the run. An `ignore` block shows its reason instead.
 //!
+//! For the HTML renderer a block is written as HTML rather than a fence, so that its prompts and output
+//! carry classes ([`code_html`]), and a chapter with a published block starts with docktest's own small
+//! stylesheet and script ([`assets`]): prompts highlighted and not selectable, mdBook's copy button copying
+//! the commands only, the badge styled, with no `additional-css` in book.toml.
+//!
 //! A block that fails step 1 fails the build with `file:line` and the fix (or, with
 //! `on-unverified = "warn"`, is published marked "not verified" with a warning).
 
@@ -17,6 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use mdbook_preprocessor::book::{Book as MdBook, BookItem};
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
@@ -27,7 +33,7 @@ use crate::markdown::with_prefix;
 use crate::matching::{self, Bindings, Piece};
 use crate::redact::{self, Class};
 use crate::snapshot::{self, Meta, Recorded, Stored};
-use crate::snippet::{self, Block, ParseError, Prompts, Status};
+use crate::snippet::{self, Block, LineRole, ParseError, Prompts, Status};
 
 /// The preprocessor's name, as in `[preprocessor.docktest]`.
 pub const NAME: &str = "docktest";
@@ -346,6 +352,13 @@ pub fn replay_page(
         };
         out.replace_range(block.span.clone(), &replacement);
     }
+    let published = page
+        .blocks
+        .iter()
+        .any(|b| !b.attrs.hidden && !b.attrs.teardown);
+    if published && options.format == BadgeFormat::Html {
+        out.insert_str(0, assets());
+    }
     Ok(ReplayedPage {
         content: out,
         problems,
@@ -498,7 +511,7 @@ fn render_block(
     let prefix = block.prefix.as_str();
     let lang = block.written_lang();
 
-    // What each page line of the body becomes.
+    // What each page line of the body becomes, and what it is to a reader.
     let mut input_lines = Vec::new();
     let mut expected_at: HashMap<usize, (usize, usize)> = HashMap::new();
     for (s, step) in block.steps.iter().enumerate() {
@@ -507,38 +520,37 @@ fn render_block(
             expected_at.insert(line, (s, k));
         }
     }
-    let mut body: Vec<String> = Vec::new();
-    for line in &block.body {
+    let mut body: Vec<(String, LineRole)> = Vec::new();
+    for (line, role) in block.body.iter().zip(block.line_roles()) {
         if let Some(&(s, k)) = expected_at.get(&line.line) {
             match &shown[s] {
-                Some(lines) => body.extend(lines[k].iter().cloned()),
-                None => body.push(line.text.clone()),
+                Some(lines) => body.extend(lines[k].iter().map(|l| (l.clone(), LineRole::OUTPUT))),
+                None => body.push((line.text.clone(), role)),
             }
         } else if !input_lines.contains(&line.line) && snippet::is_status_line(&line.text) {
             // An exit status line: docktest's, not the reader's.
         } else {
-            body.push(line.text.clone());
+            body.push((line.text.clone(), role));
         }
     }
-    while body.last().is_some_and(|l| l.trim().is_empty()) {
+    while body.last().is_some_and(|(l, _)| l.trim().is_empty()) {
         body.pop();
     }
 
-    // A fence longer than any backtick run that opens a line of the body, real output included.
-    let longest = body
-        .iter()
-        .map(|l| l.trim_start().chars().take_while(|&c| c == '`').count())
-        .max()
-        .unwrap_or(0);
-    let ticks = "`".repeat(longest.max(2) + 1);
-    let mut out = format!("{ticks}{lang}\n");
-    for line in &body {
-        out.push_str(&with_prefix(prefix, line));
+    let mut out = String::new();
+    let code = match format {
+        BadgeFormat::Html => code_html(lang, &body),
+        BadgeFormat::Text => code_fence(lang, &body),
+    };
+    for (i, line) in code.split('\n').enumerate() {
+        // The first line takes the place of the opening fence, which already follows the prefix.
+        if i > 0 {
+            out.push_str(&with_prefix(prefix, line));
+        } else {
+            out.push_str(line);
+        }
         out.push('\n');
     }
-    out.push_str(prefix);
-    out.push_str(&ticks);
-    out.push('\n');
     out.push_str(prefix);
     out.push_str(&badge(replay, short, format));
     // A blank line ends the badge's HTML block before whatever follows.
@@ -548,6 +560,100 @@ fn render_block(
         out.push('\n');
     }
     out
+}
+
+/// The block as a Markdown fence longer than any backtick run that opens a line of the body, real output
+/// included (renderers other than HTML).
+fn code_fence(lang: &str, body: &[(String, LineRole)]) -> String {
+    let longest = body
+        .iter()
+        .map(|(l, _)| l.trim_start().chars().take_while(|&c| c == '`').count())
+        .max()
+        .unwrap_or(0);
+    let ticks = "`".repeat(longest.max(2) + 1);
+    let mut out = format!("{ticks}{lang}\n");
+    for (line, _) in body {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&ticks);
+    out
+}
+
+/// The block as the HTML mdBook writes for a fence (`<pre><code class="language-console">`, so
+/// highlight.js and the copy button treat it as any other), with two classes inside: `dt-p` around each
+/// prompt, `dt-o` around each run of lines that are not typed, their newlines included. Commands carry no
+/// markup: what stays when both are hidden is the commands, one per line, as a shell should get them.
+///
+/// It is a Markdown HTML block of its own (it starts with `<pre` and ends on the line holding `</pre>`), so
+/// blank lines in the output do not end it; `<`, `>` and `&` of the text are escaped.
+fn code_html(lang: &str, body: &[(String, LineRole)]) -> String {
+    let mut out = format!(
+        "<pre class=\"docktest\"><code class=\"language-{}\">",
+        escape_html(lang)
+    );
+    let mut in_output = false;
+    for (line, role) in body {
+        let (prompt, rest) = line.split_at(role.prompt.min(line.len()));
+        if !prompt.is_empty() || role.command {
+            if in_output {
+                out.push_str("</span>");
+                in_output = false;
+            }
+            if !prompt.is_empty() {
+                out.push_str("<span class=\"dt-p\">");
+                out.push_str(&escape_html(prompt));
+                out.push_str("</span>");
+            }
+        }
+        if !role.command && !in_output {
+            out.push_str("<span class=\"dt-o\">");
+            in_output = true;
+        }
+        out.push_str(&escape_html(rest));
+        out.push('\n');
+    }
+    if in_output {
+        out.push_str("</span>");
+    }
+    out.push_str("</code></pre>");
+    out
+}
+
+/// docktest's stylesheet and script, once at the top of a chapter: one raw HTML block, the script's lines
+/// and then the stylesheet on the line that closes the script (a Markdown HTML block that opens with
+/// `<script>` ends on the line holding `</script>`). mdBook's search index skips both.
+fn assets() -> &'static str {
+    static ASSETS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "<script>{}</script><style>{}</style>\n\n",
+            compact(include_str!("preprocessor/docktest.js"), "\n"),
+            compact(include_str!("preprocessor/docktest.css"), "")
+                .replace(": ", ":")
+                .replace(" {", "{")
+        )
+    });
+    &ASSETS
+}
+
+/// `source` without its `/* */` comments, blank lines and indentation, its lines joined with `glue`: what
+/// every chapter carries should be small, and the files should stay readable.
+fn compact(source: &str, glue: &str) -> String {
+    let mut text = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("/*") {
+        text.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("*/")
+            .map_or("", |end| &rest[start + end + 2..]);
+    }
+    text.push_str(rest);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(glue)
 }
 
 /// The line under a published block: verified (engine, date), ignored (reason) or not verified.
@@ -853,6 +959,22 @@ mod tests {
         replay_with_defaults(Path::new("src/p.md"), md, dir).unwrap()
     }
 
+    /// As [`replay`], blocks written as fences with text badges: for tests of what a block shows, read
+    /// without HTML markup.
+    fn replay_text(md: &str, dir: &Path, real_output: bool) -> ReplayedPage {
+        let options = ReplayOptions {
+            snapshot_dir: dir.into(),
+            prompts: Prompts::default(),
+            bare_commands: false,
+            real_output,
+            format: BadgeFormat::Text,
+        };
+        replay_page(Path::new("src/p.md"), md, None, &options).unwrap()
+    }
+
+    /// The opening of a published block as HTML.
+    const PRE: &str = "<pre class=\"docktest\"><code class=\"language-console\">";
+
     const BADGE: &str = "<div class=\"docktest-badge docktest-verified\" role=\"note\"><span class=\"docktest-mark\" \
                          aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24+dfsg1 (API 1.41), 2026-11-26</div>";
 
@@ -872,7 +994,11 @@ mod tests {
         assert_eq!(r.verified, 1);
         assert_eq!(
             r.content,
-            format!("# T\n\n```console\n$ false\n$ echo hi\nhi\n```\n{BADGE}\n\n\nAfter.\n")
+            format!(
+                "{}# T\n\n{PRE}<span class=\"dt-p\">$ </span>false\n<span class=\"dt-p\">$ </span>echo hi\n\
+                 <span class=\"dt-o\">hi\n</span></code></pre>\n{BADGE}\n\n\nAfter.\n",
+                assets()
+            )
         );
     }
 
@@ -884,7 +1010,7 @@ mod tests {
             "$ docker inspect web\n<!DOCTYPE html>\n<html>\n<head>\n<h1>Welcome</h1>\nip [IP1]/16";
         let raw = "$ docker inspect web\n<!DOCTYPE html>\n<html>\n<head>\n<h1>Welcome</h1>\nip 172.18.0.2/16\n";
         let dir = snapshots(md, &[(body, raw)]);
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert_eq!(r.problems, []);
         assert!(
             r.content.starts_with(
@@ -893,14 +1019,7 @@ mod tests {
             "{}",
             r.content
         );
-        let options = ReplayOptions {
-            snapshot_dir: dir.path().into(),
-            prompts: Prompts::default(),
-            bare_commands: false,
-            real_output: false,
-            format: BadgeFormat::Html,
-        };
-        let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
+        let r = replay_text(md, dir.path(), false);
         assert!(
             r.content
                 .starts_with("```console\n$ docker inspect web\n<!DOCTYPE html>\n...\n"),
@@ -917,7 +1036,7 @@ mod tests {
         let transcript =
             "$ ping web\nPING web\n64 bytes from web\n^C\n--- web ping statistics ---\n";
         let dir = snapshots(md, &[(transcript, transcript)]);
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert_eq!(r.problems, []);
         assert!(
             r.content.starts_with(
@@ -942,7 +1061,7 @@ mod tests {
                 ),
             ],
         );
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert_eq!(r.problems, []);
         assert!(
             r.content.contains(
@@ -970,8 +1089,12 @@ mod tests {
         assert_eq!(r.problems, []);
         assert_eq!(
             r.content,
-            "\n\n```console\n$ docker pull x\n```\n<div class=\"docktest-badge docktest-ignored\" role=\"note\">\
-             <span class=\"docktest-mark\" aria-hidden=\"true\">–</span> Not run: needs a registry</div>\n\n\n\n"
+            format!(
+                "{}\n\n{PRE}<span class=\"dt-p\">$ </span>docker pull x\n</code></pre>\n\
+                 <div class=\"docktest-badge docktest-ignored\" role=\"note\">\
+                 <span class=\"docktest-mark\" aria-hidden=\"true\">–</span> Not run: needs a registry</div>\n\n\n\n",
+                assets()
+            )
         );
     }
 
@@ -1038,14 +1161,17 @@ mod tests {
         assert_eq!(r.problems, []);
         assert!(
             r.content.starts_with(&format!(
-                "1. Run:\n\n   ```console\n   $ echo hi\n   hi\n   ```\n   {BADGE}\n\n"
+                "{}1. Run:\n\n   {PRE}<span class=\"dt-p\">$ </span>echo hi\n   <span class=\"dt-o\">hi\n   \
+                 </span></code></pre>\n   {BADGE}\n\n",
+                assets()
             )),
             "{}",
             r.content
         );
         assert!(
             r.content.contains(&format!(
-                "> ```console\n> $ echo x\n> x\n> ```\n> {BADGE}\n>\n"
+                "> {PRE}<span class=\"dt-p\">$ </span>echo x\n> <span class=\"dt-o\">x\n> \
+                 </span></code></pre>\n> {BADGE}\n>\n"
             )),
             "{}",
             r.content
@@ -1081,7 +1207,7 @@ mod tests {
             md,
             &[("$ cat doc.md\n```sh\n```", "$ cat doc.md\n```sh\n```\n")],
         );
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert!(
             r.content
                 .starts_with("````console\n$ cat doc.md\n```sh\n```\n````\n"),
@@ -1105,6 +1231,81 @@ mod tests {
         };
         let r = replay_page(Path::new("src/p.md"), content, Some(source), &options).unwrap();
         assert_eq!(r.problems[0].line, 5);
+    }
+
+    /// What stays of a published block's HTML when its `dt-p` and `dt-o` spans are hidden, as the copy
+    /// button leaves them out: the text a reader pastes.
+    fn commands_of(html: &str) -> String {
+        let code = &html[html.find("<code").unwrap()..html.find("</code>").unwrap()];
+        let code = &code[code.find('>').unwrap() + 1..];
+        let mut out = String::new();
+        let mut rest = code;
+        while let Some(start) = rest.find("<span class=\"") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find("</span>").unwrap() + start;
+            rest = &rest[end + "</span>".len()..];
+        }
+        out.push_str(rest);
+        out.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+    }
+
+    // A session block becomes HTML whose prompts and untyped lines are marked, so that hiding them leaves
+    // exactly the commands, in order, continuation lines and the container's commands included; the page's
+    // text is escaped, and a chapter with a published block carries docktest's style and script once.
+    #[test]
+    fn markup_marks_prompts_and_output_and_leaves_the_commands() {
+        let md = "# S\n\n```console\n$ docker run -dit --name c alpine\n$ docker attach c\n/ #\n/ # echo \"<a & b>\"\n\
+                  <a & b>\n/ # CTRL+p CTRL+q\n$ printf '%s\\n' one \\\n>   two\none\n\ntwo\n```\n\n```console\n$ true\n```\n";
+        let transcript =
+            "$ docker run -dit --name c alpine\n$ docker attach c\n/ # echo \"<a & b>\"\n<a & b>\n\
+                          / # CTRL+p CTRL+q\n$ printf '%s\\n' one \\\n>   two\none\n\ntwo";
+        let dir = snapshots(md, &[(transcript, ""), ("$ true", "")]);
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        let html = r.content.strip_prefix(assets()).expect("assets first");
+        assert_eq!(
+            html.matches("<script>").count(),
+            0,
+            "assets once per chapter"
+        );
+        let first = &html[..html.find("</pre>").unwrap() + "</pre>".len()];
+        assert_eq!(
+            first,
+            format!(
+                "# S\n\n{PRE}<span class=\"dt-p\">$ </span>docker run -dit --name c alpine\n\
+                 <span class=\"dt-p\">$ </span>docker attach c\n\
+                 <span class=\"dt-p\">/ #</span><span class=\"dt-o\">\n</span>\
+                 <span class=\"dt-p\">/ # </span>echo &quot;&lt;a &amp; b&gt;&quot;\n\
+                 <span class=\"dt-o\">&lt;a &amp; b&gt;\n</span>\
+                 <span class=\"dt-p\">/ # </span><span class=\"dt-o\">CTRL+p CTRL+q\n</span>\
+                 <span class=\"dt-p\">$ </span>printf '%s\\n' one \\\n\
+                 <span class=\"dt-p\">&gt; </span>  two\n\
+                 <span class=\"dt-o\">one\n\ntwo\n</span></code></pre>"
+            )
+        );
+        assert_eq!(
+            commands_of(first),
+            "docker run -dit --name c alpine\ndocker attach c\necho \"<a & b>\"\nprintf '%s\\n' one \\\n  two\n"
+        );
+    }
+
+    // The style and script every chapter carries are small: no comments, no indentation, the stylesheet
+    // on one line (it closes the Markdown HTML block the script opens).
+    #[test]
+    fn assets_are_compact() {
+        let assets = assets();
+        assert!(!assets.contains("/*") && !assets.contains("  "), "{assets}");
+        let style = &assets[assets.find("<style>").unwrap()..];
+        assert!(style.trim_end().lines().count() == 1, "{style}");
+        assert!(assets.starts_with("<script>") && assets.ends_with("</style>\n\n"));
+        assert!(assets.len() < 2000, "{} bytes", assets.len());
+        assert_eq!(
+            compact("a {\n  b: c; /* why */\n}\n/* x\n y */\nd\n", ""),
+            "a {b: c;}d"
+        );
     }
 
     // mdBook versions: same minor is fine, another minor gets a warning.
