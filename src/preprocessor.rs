@@ -10,10 +10,10 @@
 //!    output where the page wrote `...` or `[..]` (from the snapshot's unredacted transcript), and a small
 //!    badge naming the engine and the date of the run. An `ignore` block shows its reason instead.
 //!
-//! For the HTML renderer a block is written as HTML rather than a fence, so that its prompts and output
-//! carry classes ([`code_html`]), and a chapter with a published block starts with docktest's own small
-//! stylesheet and script ([`assets`]): prompts highlighted and not selectable, mdBook's copy button copying
-//! the commands only, the badge styled, with no `additional-css` in book.toml.
+//! For the HTML renderer the badge also says what each line of the block is ([`encode_roles`]), and a
+//! chapter with a published block starts with docktest's own small stylesheet and script ([`assets`]):
+//! prompts highlighted and not selectable, mdBook's copy button copying the commands only, the badge
+//! styled, with no `additional-css` in book.toml.
 //!
 //! A block that fails step 1 fails the build with `file:line` and the fix (or, with
 //! `on-unverified = "warn"`, is published marked "not verified" with a warning).
@@ -538,11 +538,7 @@ fn render_block(
     }
 
     let mut out = String::new();
-    let code = match format {
-        BadgeFormat::Html => code_html(lang, &body),
-        BadgeFormat::Text => code_fence(lang, &body),
-    };
-    for (i, line) in code.split('\n').enumerate() {
+    for (i, line) in code_fence(lang, &body).split('\n').enumerate() {
         // The first line takes the place of the opening fence, which already follows the prefix.
         if i > 0 {
             out.push_str(&with_prefix(prefix, line));
@@ -552,7 +548,8 @@ fn render_block(
         out.push('\n');
     }
     out.push_str(prefix);
-    out.push_str(&badge(replay, short, format));
+    let roles = (format == BadgeFormat::Html).then(|| encode_roles(&body));
+    out.push_str(&badge(replay, short, format, roles.as_deref()));
     // A blank line ends the badge's HTML block before whatever follows.
     out.push('\n');
     out.push_str(prefix.trim_end());
@@ -563,7 +560,7 @@ fn render_block(
 }
 
 /// The block as a Markdown fence longer than any backtick run that opens a line of the body, real output
-/// included (renderers other than HTML).
+/// included.
 fn code_fence(lang: &str, body: &[(String, LineRole)]) -> String {
     let longest = body
         .iter()
@@ -580,43 +577,24 @@ fn code_fence(lang: &str, body: &[(String, LineRole)]) -> String {
     out
 }
 
-/// The block as the HTML mdBook writes for a fence (`<pre><code class="language-console">`, so
-/// highlight.js and the copy button treat it as any other), with two classes inside: `dt-p` around each
-/// prompt, `dt-o` around each run of lines that are not typed, their newlines included. Commands carry no
-/// markup: what stays when both are hidden is the commands, one per line, as a shell should get them.
+/// What each line of the published block is, for docktest's script (the badge's `data-dt`): per line, the
+/// length of its prompt in UTF-16 units (as the browser counts the code's text) and `c` when the rest is a
+/// command, `o` when nothing of it is typed (output, a bare prompt, detach keys), comma-separated.
 ///
-/// It is a Markdown HTML block of its own (it starts with `<pre` and ends on the line holding `</pre>`), so
-/// blank lines in the output do not end it; `<`, `>` and `&` of the text are escaped.
-fn code_html(lang: &str, body: &[(String, LineRole)]) -> String {
-    let mut out = format!(
-        "<pre class=\"docktest\"><code class=\"language-{}\">",
-        escape_html(lang)
-    );
-    let mut in_output = false;
-    for (line, role) in body {
-        let (prompt, rest) = line.split_at(role.prompt.min(line.len()));
-        if !prompt.is_empty() || role.command {
-            if in_output {
-                out.push_str("</span>");
-                in_output = false;
-            }
-            if !prompt.is_empty() {
-                out.push_str("<span class=\"dt-p\">");
-                out.push_str(&escape_html(prompt));
-                out.push_str("</span>");
-            }
+/// The block itself stays the fence mdBook renders as any other, highlight.js and copy button included;
+/// the script marks each prompt `dt-p` and each untyped line `dt-o` from this, after highlight.js ran. So
+/// the page carries a few bytes per line rather than markup inside the code, which mdBook would parse as
+/// HTML and its search index would take in.
+fn encode_roles(body: &[(String, LineRole)]) -> String {
+    let mut out = String::with_capacity(body.len() * 3);
+    for (i, (line, role)) in body.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        if !role.command && !in_output {
-            out.push_str("<span class=\"dt-o\">");
-            in_output = true;
-        }
-        out.push_str(&escape_html(rest));
-        out.push('\n');
+        let prompt = &line[..role.prompt.min(line.len())];
+        out.push_str(&prompt.encode_utf16().count().to_string());
+        out.push(if role.command { 'c' } else { 'o' });
     }
-    if in_output {
-        out.push_str("</span>");
-    }
-    out.push_str("</code></pre>");
     out
 }
 
@@ -627,13 +605,36 @@ fn assets() -> &'static str {
     static ASSETS: LazyLock<String> = LazyLock::new(|| {
         format!(
             "<script>{}</script><style>{}</style>\n\n",
-            compact(include_str!("preprocessor/docktest.js"), "\n"),
+            tighten_js(&compact(include_str!("preprocessor/docktest.js"), "")),
             compact(include_str!("preprocessor/docktest.css"), "")
                 .replace(": ", ":")
                 .replace(" {", "{")
         )
     });
     &ASSETS
+}
+
+/// JavaScript without the spaces next to punctuation (`a = (b) => {` becomes `a=(b)=>{`), strings kept as
+/// they are. Safe for docktest's script, which ends every statement with `;` and holds no regex literal and
+/// no `+ +` or `- -`.
+fn tighten_js(source: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let mut quote: Option<char> = None;
+    for (i, &c) in chars.iter().enumerate() {
+        match quote {
+            Some(q) if c == q && chars.get(i.wrapping_sub(1)) != Some(&'\\') => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' || c == '`' => quote = Some(c),
+            None if c == ' ' && !(word(out.chars().last()) && word(chars.get(i + 1).copied())) => {
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `source` without its `/* */` comments, blank lines and indentation, its lines joined with `glue`: what
@@ -656,8 +657,9 @@ fn compact(source: &str, glue: &str) -> String {
     lines.join(glue)
 }
 
-/// The line under a published block: verified (engine, date), ignored (reason) or not verified.
-fn badge(replay: &Replay, short: &str, format: BadgeFormat) -> String {
+/// The line under a published block: verified (engine, date), ignored (reason) or not verified; in HTML
+/// with the block's line roles for the script ([`encode_roles`]).
+fn badge(replay: &Replay, short: &str, format: BadgeFormat, roles: Option<&str>) -> String {
     let (class, mark, text) = match replay {
         Replay::Verified { meta, .. } => {
             let on = if meta.engine.is_empty() {
@@ -677,8 +679,9 @@ fn badge(replay: &Replay, short: &str, format: BadgeFormat) -> String {
     };
     match format {
         BadgeFormat::Html => format!(
-            "<div class=\"docktest-badge docktest-{class}\" role=\"note\"><span class=\"docktest-mark\" \
+            "<div class=\"docktest-badge docktest-{class}\" role=\"note\"{}><span class=\"docktest-mark\" \
              aria-hidden=\"true\">{mark}</span> {}</div>",
+            roles.map_or(String::new(), |r| format!(" data-dt=\"{r}\"")),
             escape_html(&text)
         ),
         BadgeFormat::Text => format!("*{}*", escape_markdown(&text)),
@@ -972,11 +975,14 @@ mod tests {
         replay_page(Path::new("src/p.md"), md, None, &options).unwrap()
     }
 
-    /// The opening of a published block as HTML.
-    const PRE: &str = "<pre class=\"docktest\"><code class=\"language-console\">";
-
-    const BADGE: &str = "<div class=\"docktest-badge docktest-verified\" role=\"note\"><span class=\"docktest-mark\" \
-                         aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24+dfsg1 (API 1.41), 2026-11-26</div>";
+    /// The verified badge of a block whose lines have these roles.
+    fn badge_for(roles: &str) -> String {
+        format!(
+            "<div class=\"docktest-badge docktest-verified\" role=\"note\" data-dt=\"{roles}\"><span \
+             class=\"docktest-mark\" aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24+dfsg1 (API 1.41), \
+             2026-11-26</div>"
+        )
+    }
 
     // A verified block is published without attributes or `?` lines, language kept, with its badge.
     #[test]
@@ -995,9 +1001,9 @@ mod tests {
         assert_eq!(
             r.content,
             format!(
-                "{}# T\n\n{PRE}<span class=\"dt-p\">$ </span>false\n<span class=\"dt-p\">$ </span>echo hi\n\
-                 <span class=\"dt-o\">hi\n</span></code></pre>\n{BADGE}\n\n\nAfter.\n",
-                assets()
+                "{}# T\n\n```console\n$ false\n$ echo hi\nhi\n```\n{}\n\n\nAfter.\n",
+                assets(),
+                badge_for("2c,2c,0o")
             )
         );
     }
@@ -1090,8 +1096,8 @@ mod tests {
         assert_eq!(
             r.content,
             format!(
-                "{}\n\n{PRE}<span class=\"dt-p\">$ </span>docker pull x\n</code></pre>\n\
-                 <div class=\"docktest-badge docktest-ignored\" role=\"note\">\
+                "{}\n\n```console\n$ docker pull x\n```\n\
+                 <div class=\"docktest-badge docktest-ignored\" role=\"note\" data-dt=\"2c\">\
                  <span class=\"docktest-mark\" aria-hidden=\"true\">–</span> Not run: needs a registry</div>\n\n\n\n",
                 assets()
             )
@@ -1161,17 +1167,17 @@ mod tests {
         assert_eq!(r.problems, []);
         assert!(
             r.content.starts_with(&format!(
-                "{}1. Run:\n\n   {PRE}<span class=\"dt-p\">$ </span>echo hi\n   <span class=\"dt-o\">hi\n   \
-                 </span></code></pre>\n   {BADGE}\n\n",
-                assets()
+                "{}1. Run:\n\n   ```console\n   $ echo hi\n   hi\n   ```\n   {}\n\n",
+                assets(),
+                badge_for("2c,0o")
             )),
             "{}",
             r.content
         );
         assert!(
             r.content.contains(&format!(
-                "> {PRE}<span class=\"dt-p\">$ </span>echo x\n> <span class=\"dt-o\">x\n> \
-                 </span></code></pre>\n> {BADGE}\n>\n"
+                "> ```console\n> $ echo x\n> x\n> ```\n> {}\n>\n",
+                badge_for("2c,0o")
             )),
             "{}",
             r.content
@@ -1233,30 +1239,34 @@ mod tests {
         assert_eq!(r.problems[0].line, 5);
     }
 
-    /// What stays of a published block's HTML when its `dt-p` and `dt-o` spans are hidden, as the copy
-    /// button leaves them out: the text a reader pastes.
-    fn commands_of(html: &str) -> String {
-        let code = &html[html.find("<code").unwrap()..html.find("</code>").unwrap()];
-        let code = &code[code.find('>').unwrap() + 1..];
+    /// What a reader pastes from a published block: its fence's lines with the badge's roles applied as
+    /// docktest's script applies them (prompts and untyped lines left out, as the copy button leaves them).
+    fn commands_of(published: &str) -> String {
+        let fence = &published[published.find("```console\n").unwrap() + "```console\n".len()..];
+        let lines: Vec<&str> = fence[..fence.find("\n```\n").unwrap()]
+            .split('\n')
+            .collect();
+        let roles = &published[published.find("data-dt=\"").unwrap() + "data-dt=\"".len()..];
+        let roles: Vec<&str> = roles[..roles.find('"').unwrap()].split(',').collect();
+        assert_eq!(lines.len(), roles.len(), "one role per line");
         let mut out = String::new();
-        let mut rest = code;
-        while let Some(start) = rest.find("<span class=\"") {
-            out.push_str(&rest[..start]);
-            let end = rest[start..].find("</span>").unwrap() + start;
-            rest = &rest[end + "</span>".len()..];
+        for (line, role) in lines.iter().zip(roles) {
+            if role.ends_with('c') {
+                let prompt: usize = role.trim_end_matches('c').parse().unwrap();
+                let units: Vec<u16> = line.encode_utf16().skip(prompt).collect();
+                out.push_str(&String::from_utf16(&units).unwrap());
+                out.push('\n');
+            }
         }
-        out.push_str(rest);
-        out.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
+        out
     }
 
-    // A session block becomes HTML whose prompts and untyped lines are marked, so that hiding them leaves
-    // exactly the commands, in order, continuation lines and the container's commands included; the page's
-    // text is escaped, and a chapter with a published block carries docktest's style and script once.
+    // A session block keeps mdBook's fence, and its badge says what each line is: the prompt's length and
+    // whether the rest is typed, so that leaving prompts and untyped lines out gives exactly the commands,
+    // in order, continuation lines and the container's commands included. Prompt lengths count UTF-16 units,
+    // as the browser does. A chapter with a published block carries docktest's style and script once.
     #[test]
-    fn markup_marks_prompts_and_output_and_leaves_the_commands() {
+    fn roles_leave_exactly_the_commands() {
         let md = "# S\n\n```console\n$ docker run -dit --name c alpine\n$ docker attach c\n/ #\n/ # echo \"<a & b>\"\n\
                   <a & b>\n/ # CTRL+p CTRL+q\n$ printf '%s\\n' one \\\n>   two\none\n\ntwo\n```\n\n```console\n$ true\n```\n";
         let transcript =
@@ -1265,30 +1275,30 @@ mod tests {
         let dir = snapshots(md, &[(transcript, ""), ("$ true", "")]);
         let r = replay(md, dir.path());
         assert_eq!(r.problems, []);
-        let html = r.content.strip_prefix(assets()).expect("assets first");
+        let page = r.content.strip_prefix(assets()).expect("assets first");
         assert_eq!(
-            html.matches("<script>").count(),
+            page.matches("<script>").count(),
             0,
             "assets once per chapter"
         );
-        let first = &html[..html.find("</pre>").unwrap() + "</pre>".len()];
-        assert_eq!(
-            first,
-            format!(
-                "# S\n\n{PRE}<span class=\"dt-p\">$ </span>docker run -dit --name c alpine\n\
-                 <span class=\"dt-p\">$ </span>docker attach c\n\
-                 <span class=\"dt-p\">/ #</span><span class=\"dt-o\">\n</span>\
-                 <span class=\"dt-p\">/ # </span>echo &quot;&lt;a &amp; b&gt;&quot;\n\
-                 <span class=\"dt-o\">&lt;a &amp; b&gt;\n</span>\
-                 <span class=\"dt-p\">/ # </span><span class=\"dt-o\">CTRL+p CTRL+q\n</span>\
-                 <span class=\"dt-p\">$ </span>printf '%s\\n' one \\\n\
-                 <span class=\"dt-p\">&gt; </span>  two\n\
-                 <span class=\"dt-o\">one\n\ntwo\n</span></code></pre>"
-            )
+        let first = &page[..page.find("</div>").unwrap()];
+        assert!(
+            first.contains(" data-dt=\"2c,2c,3o,4c,0o,4o,2c,2c,0o,0o,0o\""),
+            "{first}"
         );
         assert_eq!(
             commands_of(first),
             "docker run -dit --name c alpine\ndocker attach c\necho \"<a & b>\"\nprintf '%s\\n' one \\\n  two\n"
+        );
+        assert_eq!(
+            encode_roles(&[(
+                "ü@h:~$ ls".to_string(),
+                LineRole {
+                    prompt: "ü@h:~$ ".len(),
+                    command: true
+                }
+            )]),
+            "7c"
         );
     }
 
@@ -1301,7 +1311,11 @@ mod tests {
         let style = &assets[assets.find("<style>").unwrap()..];
         assert!(style.trim_end().lines().count() == 1, "{style}");
         assert!(assets.starts_with("<script>") && assets.ends_with("</style>\n\n"));
-        assert!(assets.len() < 2000, "{} bytes", assets.len());
+        assert!(assets.len() < 2500, "{} bytes", assets.len());
+        assert_eq!(
+            tighten_js("const a = (b, c) => { f('x y', \"p q\"); return b + c; };"),
+            "const a=(b,c)=>{f('x y',\"p q\");return b+c;};"
+        );
         assert_eq!(
             compact("a {\n  b: c; /* why */\n}\n/* x\n y */\nd\n", ""),
             "a {b: c;}d"
