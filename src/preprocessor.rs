@@ -10,8 +10,8 @@
 //!    output where the page wrote `...` or `[..]` (from the snapshot's unredacted transcript), and a small
 //!    badge naming the engine and the date of the run. An `ignore` block shows its reason instead.
 //!
-//! For the HTML renderer the badge also says what each line of the block is ([`encode_roles`]), and a
-//! chapter with a published block starts with docktest's own small stylesheet and script ([`assets`]):
+//! For the HTML renderer the badge also says what each line of the block is (`encode_roles`), and a
+//! chapter with a published block starts with docktest's own small stylesheet and script (`assets`):
 //! prompts highlighted and not selectable, mdBook's copy button copying the commands only, the badge
 //! styled, with no `additional-css` in book.toml.
 //!
@@ -537,16 +537,21 @@ fn render_block(
         body.pop();
     }
 
-    let mut out = String::new();
-    for (i, line) in code_fence(lang, &body).split('\n').enumerate() {
-        // The first line takes the place of the opening fence, which already follows the prefix.
-        if i > 0 {
-            out.push_str(&with_prefix(prefix, line));
-        } else {
-            out.push_str(line);
-        }
+    // A fence longer than any backtick run that opens a line of the body, real output included.
+    let longest = body
+        .iter()
+        .map(|(l, _)| l.trim_start().chars().take_while(|&c| c == '`').count())
+        .max()
+        .unwrap_or(0);
+    let ticks = "`".repeat(longest.max(2) + 1);
+    let mut out = format!("{ticks}{lang}\n");
+    for (line, _) in &body {
+        out.push_str(&with_prefix(prefix, line));
         out.push('\n');
     }
+    out.push_str(prefix);
+    out.push_str(&ticks);
+    out.push('\n');
     out.push_str(prefix);
     let roles = (format == BadgeFormat::Html).then(|| encode_roles(&body));
     out.push_str(&badge(replay, short, format, roles.as_deref()));
@@ -556,24 +561,6 @@ fn render_block(
     if span_text.ends_with('\n') {
         out.push('\n');
     }
-    out
-}
-
-/// The block as a Markdown fence longer than any backtick run that opens a line of the body, real output
-/// included.
-fn code_fence(lang: &str, body: &[(String, LineRole)]) -> String {
-    let longest = body
-        .iter()
-        .map(|(l, _)| l.trim_start().chars().take_while(|&c| c == '`').count())
-        .max()
-        .unwrap_or(0);
-    let ticks = "`".repeat(longest.max(2) + 1);
-    let mut out = format!("{ticks}{lang}\n");
-    for (line, _) in body {
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push_str(&ticks);
     out
 }
 
@@ -598,15 +585,15 @@ fn encode_roles(body: &[(String, LineRole)]) -> String {
     out
 }
 
-/// docktest's stylesheet and script, once at the top of a chapter: one raw HTML block, the script's lines
-/// and then the stylesheet on the line that closes the script (a Markdown HTML block that opens with
-/// `<script>` ends on the line holding `</script>`). mdBook's search index skips both.
+/// docktest's stylesheet and script, once at the top of a chapter: one line, so one raw HTML block (a
+/// Markdown HTML block that opens with `<script>` ends on the line holding `</script>`, the stylesheet
+/// after it included). mdBook's search index skips both.
 fn assets() -> &'static str {
     static ASSETS: LazyLock<String> = LazyLock::new(|| {
         format!(
             "<script>{}</script><style>{}</style>\n\n",
-            tighten_js(&compact(include_str!("preprocessor/docktest.js"), "")),
-            compact(include_str!("preprocessor/docktest.css"), "")
+            tighten_js(&compact(include_str!("preprocessor/docktest.js"))),
+            compact(include_str!("preprocessor/docktest.css"))
                 .replace(": ", ":")
                 .replace(" {", "{")
         )
@@ -637,9 +624,9 @@ fn tighten_js(source: &str) -> String {
     out
 }
 
-/// `source` without its `/* */` comments, blank lines and indentation, its lines joined with `glue`: what
+/// `source` without its `/* */` comments, blank lines and indentation, its lines joined: what
 /// every chapter carries should be small, and the files should stay readable.
-fn compact(source: &str, glue: &str) -> String {
+fn compact(source: &str) -> String {
     let mut text = String::with_capacity(source.len());
     let mut rest = source;
     while let Some(start) = rest.find("/*") {
@@ -654,7 +641,7 @@ fn compact(source: &str, glue: &str) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    lines.join(glue)
+    lines.concat()
 }
 
 /// The line under a published block: verified (engine, date), ignored (reason) or not verified; in HTML
@@ -1302,14 +1289,13 @@ mod tests {
         );
     }
 
-    // The style and script every chapter carries are small: no comments, no indentation, the stylesheet
-    // on one line (it closes the Markdown HTML block the script opens).
+    // The style and script every chapter carries are small: no comments, no indentation, one line (the
+    // Markdown HTML block the script opens ends on the line holding `</script>`).
     #[test]
     fn assets_are_compact() {
         let assets = assets();
         assert!(!assets.contains("/*") && !assets.contains("  "), "{assets}");
-        let style = &assets[assets.find("<style>").unwrap()..];
-        assert!(style.trim_end().lines().count() == 1, "{style}");
+        assert_eq!(assets.trim_end().lines().count(), 1, "{assets}");
         assert!(assets.starts_with("<script>") && assets.ends_with("</style>\n\n"));
         assert!(assets.len() < 2500, "{} bytes", assets.len());
         assert_eq!(
@@ -1317,7 +1303,7 @@ mod tests {
             "const a=(b,c)=>{f('x y',\"p q\");return b+c;};"
         );
         assert_eq!(
-            compact("a {\n  b: c; /* why */\n}\n/* x\n y */\nd\n", ""),
+            compact("a {\n  b: c; /* why */\n}\n/* x\n y */\nd\n"),
             "a {b: c;}d"
         );
     }

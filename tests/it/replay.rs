@@ -267,12 +267,9 @@ fn chromium(args: &[&str], profile: &Path) -> Run {
         .into()
 }
 
-/// Measures every badge in every mdBook theme, in the browser: size, display, visibility, opacity, and the
-/// contrast of its text against the background it sits on. One line per badge and theme, in a `<pre>`.
-const MEASURE: &str = r#"<script>
-(function () {
-  const html = document.documentElement;
-  const themes = ["light", "rust", "coal", "navy", "ayu"];
+/// The WCAG contrast ratio of two CSS colors, `contrast(a, b)`, and `rgb(c)`, their numbers, for the
+/// measuring scripts (where they say `/* contrast */`).
+const CONTRAST: &str = r#"
   const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
   const lum = (c) => {
     const [r, g, b] = rgb(c).slice(0, 3).map((v) => {
@@ -281,6 +278,19 @@ const MEASURE: &str = r#"<script>
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
+  const contrast = (a, b) => {
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+"#;
+
+/// Measures every badge in every mdBook theme, in the browser: size, display, visibility, opacity, and the
+/// contrast of its text against the background it sits on. One line per badge and theme, in a `<pre>`.
+const MEASURE: &str = r#"<script>
+(function () {
+  const html = document.documentElement;
+  const themes = ["light", "rust", "coal", "navy", "ayu"];
+  /* contrast */
   const background = (el) => {
     for (let e = el; e; e = e.parentElement) {
       const c = getComputedStyle(e).backgroundColor;
@@ -296,13 +306,12 @@ const MEASURE: &str = r#"<script>
     document.querySelectorAll(".docktest-badge").forEach((b, i) => {
       const r = b.getBoundingClientRect();
       const s = getComputedStyle(b);
-      const [hi, lo] = [lum(s.color), lum(background(b))].sort((x, y) => y - x);
-      const contrast = (hi + 0.05) / (lo + 0.05);
+      const ratio = contrast(s.color, background(b));
       const spoken = Array.from(b.childNodes)
         .filter((n) => !(n.nodeType === 1 && n.getAttribute("aria-hidden") === "true"))
         .map((n) => n.textContent).join("").trim();
       lines.push([theme, i, Math.round(r.width), Math.round(r.height), Math.round(r.right),
-        window.innerWidth, s.display, s.visibility, s.opacity, contrast.toFixed(2), spoken].join("|"));
+        window.innerWidth, s.display, s.visibility, s.opacity, ratio.toFixed(2), spoken].join("|"));
     });
   }
   themes.forEach((t) => html.classList.remove(t));
@@ -342,7 +351,11 @@ fn badge_is_visible_in_headless_chromium() {
 
     let html = std::fs::read_to_string(&page).unwrap();
     let measured_page = dest.path().join("basics-measured.html");
-    std::fs::write(&measured_page, html.replacen("</body>", MEASURE, 1)).unwrap();
+    std::fs::write(
+        &measured_page,
+        html.replacen("</body>", &MEASURE.replace("/* contrast */", CONTRAST), 1),
+    )
+    .unwrap();
     let out = chromium(
         &[
             "--virtual-time-budget=3000",
@@ -422,23 +435,11 @@ printf '%s\\n' one \\
 const LOOK: &str = r#"(() => {
   const pre = document.querySelector("pre.docktest");
   const code = pre.querySelector("code");
-  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
-  const lum = (c) => {
-    const [r, g, b] = rgb(c).slice(0, 3).map((v) => {
-      v /= 255;
-      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
-    });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-  };
-  const contrast = (a, b) => {
-    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
-    return (hi + 0.05) / (lo + 0.05);
-  };
+  /* contrast */
   const bg = getComputedStyle(code).backgroundColor;
-  // The color a prompt's text is drawn in: that of its innermost element (highlight.js may nest one).
-  const drawn = (el) => getComputedStyle(el.querySelector("*") || el).color;
   const prompts = Array.from(pre.querySelectorAll(".dt-p")).map((p) => ({
-    text: p.textContent, color: drawn(p), contrast: contrast(drawn(p), bg),
+    text: p.textContent, color: getComputedStyle(p).color,
+    contrast: contrast(getComputedStyle(p).color, bg),
     select: getComputedStyle(p).userSelect,
   }));
   const outputs = Array.from(pre.querySelectorAll(".dt-o")).map((o) => getComputedStyle(o).userSelect);
@@ -491,7 +492,7 @@ fn copy_button_copies_the_commands_only() {
         page.eval(&format!(
             "document.getElementById('mdbook-theme-{theme}').click()"
         ));
-        let look = page.eval(LOOK);
+        let look = page.eval(&LOOK.replace("/* contrast */", CONTRAST));
         let what = format!("{theme}: {look:#}");
         assert!(
             look["theme"]
