@@ -10,6 +10,11 @@
 //!    output where the page wrote `...` or `[..]` (from the snapshot's unredacted transcript), and a small
 //!    badge naming the engine and the date of the run. An `ignore` block shows its reason instead.
 //!
+//! For the HTML renderer the badge also says what each line of the block is (`encode_roles`), and a
+//! chapter with a published block starts with docktest's own small stylesheet and script (`assets`):
+//! prompts highlighted and not selectable, mdBook's copy button copying the commands only, the badge
+//! styled, with no `additional-css` in book.toml.
+//!
 //! A block that fails step 1 fails the build with `file:line` and the fix (or, with
 //! `on-unverified = "warn"`, is published marked "not verified" with a warning).
 
@@ -17,6 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use mdbook_preprocessor::book::{Book as MdBook, BookItem};
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
@@ -27,7 +33,7 @@ use crate::markdown::with_prefix;
 use crate::matching::{self, Bindings, Piece};
 use crate::redact::{self, Class};
 use crate::snapshot::{self, Meta, Recorded, Stored};
-use crate::snippet::{self, Block, ParseError, Prompts, Status};
+use crate::snippet::{self, Block, LineRole, ParseError, Prompts, Status};
 
 /// The preprocessor's name, as in `[preprocessor.docktest]`.
 pub const NAME: &str = "docktest";
@@ -346,6 +352,13 @@ pub fn replay_page(
         };
         out.replace_range(block.span.clone(), &replacement);
     }
+    let published = page
+        .blocks
+        .iter()
+        .any(|b| !b.attrs.hidden && !b.attrs.teardown);
+    if published && options.format == BadgeFormat::Html {
+        out.insert_str(0, assets());
+    }
     Ok(ReplayedPage {
         content: out,
         problems,
@@ -498,7 +511,7 @@ fn render_block(
     let prefix = block.prefix.as_str();
     let lang = block.written_lang();
 
-    // What each page line of the body becomes.
+    // What each page line of the body becomes, and what it is to a reader.
     let mut input_lines = Vec::new();
     let mut expected_at: HashMap<usize, (usize, usize)> = HashMap::new();
     for (s, step) in block.steps.iter().enumerate() {
@@ -507,32 +520,32 @@ fn render_block(
             expected_at.insert(line, (s, k));
         }
     }
-    let mut body: Vec<String> = Vec::new();
-    for line in &block.body {
+    let mut body: Vec<(String, LineRole)> = Vec::new();
+    for (line, role) in block.body.iter().zip(block.line_roles()) {
         if let Some(&(s, k)) = expected_at.get(&line.line) {
             match &shown[s] {
-                Some(lines) => body.extend(lines[k].iter().cloned()),
-                None => body.push(line.text.clone()),
+                Some(lines) => body.extend(lines[k].iter().map(|l| (l.clone(), LineRole::OUTPUT))),
+                None => body.push((line.text.clone(), role)),
             }
         } else if !input_lines.contains(&line.line) && snippet::is_status_line(&line.text) {
             // An exit status line: docktest's, not the reader's.
         } else {
-            body.push(line.text.clone());
+            body.push((line.text.clone(), role));
         }
     }
-    while body.last().is_some_and(|l| l.trim().is_empty()) {
+    while body.last().is_some_and(|(l, _)| l.trim().is_empty()) {
         body.pop();
     }
 
     // A fence longer than any backtick run that opens a line of the body, real output included.
     let longest = body
         .iter()
-        .map(|l| l.trim_start().chars().take_while(|&c| c == '`').count())
+        .map(|(l, _)| l.trim_start().chars().take_while(|&c| c == '`').count())
         .max()
         .unwrap_or(0);
     let ticks = "`".repeat(longest.max(2) + 1);
     let mut out = format!("{ticks}{lang}\n");
-    for line in &body {
+    for (line, _) in &body {
         out.push_str(&with_prefix(prefix, line));
         out.push('\n');
     }
@@ -540,7 +553,14 @@ fn render_block(
     out.push_str(&ticks);
     out.push('\n');
     out.push_str(prefix);
-    out.push_str(&badge(replay, short, &block.attrs.allow.names(), format));
+    let roles = (format == BadgeFormat::Html).then(|| encode_roles(&body));
+    out.push_str(&badge(
+        replay,
+        short,
+        &block.attrs.allow.names(),
+        format,
+        roles.as_deref(),
+    ));
     // A blank line ends the badge's HTML block before whatever follows.
     out.push('\n');
     out.push_str(prefix.trim_end());
@@ -550,9 +570,96 @@ fn render_block(
     out
 }
 
-/// The line under a published block: verified (engine, date), ignored (reason) or not verified; and for a
-/// block that runs with powers beyond the sandbox (`allow=`), which ones, so readers know before they paste.
-fn badge(replay: &Replay, short: &str, powers: &[String], format: BadgeFormat) -> String {
+/// What each line of the published block is, for docktest's script (the badge's `data-dt`): per line, the
+/// length of its prompt in UTF-16 units (as the browser counts the code's text) and `c` when the rest is a
+/// command, `o` when nothing of it is typed (output, a bare prompt, detach keys), comma-separated.
+///
+/// The block itself stays the fence mdBook renders as any other, highlight.js and copy button included;
+/// the script marks each prompt `dt-p` and each untyped line `dt-o` from this, after highlight.js ran. So
+/// the page carries a few bytes per line rather than markup inside the code, which mdBook would parse as
+/// HTML and its search index would take in.
+fn encode_roles(body: &[(String, LineRole)]) -> String {
+    let mut out = String::with_capacity(body.len() * 3);
+    for (i, (line, role)) in body.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let prompt = &line[..role.prompt.min(line.len())];
+        out.push_str(&prompt.encode_utf16().count().to_string());
+        out.push(if role.command { 'c' } else { 'o' });
+    }
+    out
+}
+
+/// docktest's stylesheet and script, once at the top of a chapter: one line, so one raw HTML block (a
+/// Markdown HTML block that opens with `<script>` ends on the line holding `</script>`, the stylesheet
+/// after it included). mdBook's search index skips both.
+fn assets() -> &'static str {
+    static ASSETS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "<script>{}</script><style>{}</style>\n\n",
+            tighten_js(&compact(include_str!("preprocessor/docktest.js"))),
+            compact(include_str!("preprocessor/docktest.css"))
+                .replace(": ", ":")
+                .replace(" {", "{")
+        )
+    });
+    &ASSETS
+}
+
+/// JavaScript without the spaces next to punctuation (`a = (b) => {` becomes `a=(b)=>{`), strings kept as
+/// they are. Safe for docktest's script, which ends every statement with `;` and holds no regex literal and
+/// no `+ +` or `- -`.
+fn tighten_js(source: &str) -> String {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let mut quote: Option<char> = None;
+    for (i, &c) in chars.iter().enumerate() {
+        match quote {
+            Some(q) if c == q && chars.get(i.wrapping_sub(1)) != Some(&'\\') => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' || c == '`' => quote = Some(c),
+            None if c == ' ' && !(word(out.chars().last()) && word(chars.get(i + 1).copied())) => {
+                continue;
+            }
+            None => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `source` without its `/* */` comments, blank lines and indentation, its lines joined: what
+/// every chapter carries should be small, and the files should stay readable.
+fn compact(source: &str) -> String {
+    let mut text = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("/*") {
+        text.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("*/")
+            .map_or("", |end| &rest[start + end + 2..]);
+    }
+    text.push_str(rest);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.concat()
+}
+
+/// The line under a published block: verified (engine, date), ignored (reason) or not verified; for a
+/// block that runs with powers beyond the sandbox (`allow=`), which ones, so readers know before they paste;
+/// in HTML with the block's line roles for the script ([`encode_roles`]).
+fn badge(
+    replay: &Replay,
+    short: &str,
+    powers: &[String],
+    format: BadgeFormat,
+    roles: Option<&str>,
+) -> String {
     let (class, mark, text) = match replay {
         Replay::Verified { meta, .. } => {
             let on = if meta.engine.is_empty() {
@@ -577,8 +684,9 @@ fn badge(replay: &Replay, short: &str, powers: &[String], format: BadgeFormat) -
     };
     match format {
         BadgeFormat::Html => format!(
-            "<div class=\"docktest-badge docktest-{class}\" role=\"note\"><span class=\"docktest-mark\" \
+            "<div class=\"docktest-badge docktest-{class}\" role=\"note\"{}><span class=\"docktest-mark\" \
              aria-hidden=\"true\">{mark}</span> {}{}</div>",
+            roles.map_or(String::new(), |r| format!(" data-dt=\"{r}\"")),
             escape_html(&text),
             powers
                 .map(|p| format!(
@@ -869,8 +977,27 @@ mod tests {
         replay_with_defaults(Path::new("src/p.md"), md, dir).unwrap()
     }
 
-    const BADGE: &str = "<div class=\"docktest-badge docktest-verified\" role=\"note\"><span class=\"docktest-mark\" \
-                         aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24+dfsg1 (API 1.41), 2026-11-26</div>";
+    /// As [`replay`], blocks written as fences with text badges: for tests of what a block shows, read
+    /// without HTML markup.
+    fn replay_text(md: &str, dir: &Path, real_output: bool) -> ReplayedPage {
+        let options = ReplayOptions {
+            snapshot_dir: dir.into(),
+            prompts: Prompts::default(),
+            bare_commands: false,
+            real_output,
+            format: BadgeFormat::Text,
+        };
+        replay_page(Path::new("src/p.md"), md, None, &options).unwrap()
+    }
+
+    /// The verified badge of a block whose lines have these roles.
+    fn badge_for(roles: &str) -> String {
+        format!(
+            "<div class=\"docktest-badge docktest-verified\" role=\"note\" data-dt=\"{roles}\"><span \
+             class=\"docktest-mark\" aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24+dfsg1 (API 1.41), \
+             2026-11-26</div>"
+        )
+    }
 
     // A verified block is published without attributes or `?` lines, language kept, with its badge.
     #[test]
@@ -888,7 +1015,11 @@ mod tests {
         assert_eq!(r.verified, 1);
         assert_eq!(
             r.content,
-            format!("# T\n\n```console\n$ false\n$ echo hi\nhi\n```\n{BADGE}\n\n\nAfter.\n")
+            format!(
+                "{}# T\n\n```console\n$ false\n$ echo hi\nhi\n```\n{}\n\n\nAfter.\n",
+                assets(),
+                badge_for("2c,2c,0o")
+            )
         );
     }
 
@@ -902,9 +1033,9 @@ mod tests {
         let note = "<span class=\"docktest-powers\" title=\"This example asks Docker for more than an ordinary \
                     container gets\">needs extra powers: pid-host, cap-add</span></div>";
         assert!(
-            r.content.starts_with(&format!(
+            r.content.contains(&format!(
                 "```console\n$ echo hi\nhi\n```\n{} {note}",
-                BADGE.strip_suffix("</div>").unwrap()
+                badge_for("2c,0o").strip_suffix("</div>").unwrap()
             )),
             "{}",
             r.content
@@ -924,7 +1055,7 @@ mod tests {
             "$ docker inspect web\n<!DOCTYPE html>\n<html>\n<head>\n<h1>Welcome</h1>\nip [IP1]/16";
         let raw = "$ docker inspect web\n<!DOCTYPE html>\n<html>\n<head>\n<h1>Welcome</h1>\nip 172.18.0.2/16\n";
         let dir = snapshots(md, &[(body, raw)]);
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert_eq!(r.problems, []);
         assert!(
             r.content.starts_with(
@@ -933,14 +1064,7 @@ mod tests {
             "{}",
             r.content
         );
-        let options = ReplayOptions {
-            snapshot_dir: dir.path().into(),
-            prompts: Prompts::default(),
-            bare_commands: false,
-            real_output: false,
-            format: BadgeFormat::Html,
-        };
-        let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
+        let r = replay_text(md, dir.path(), false);
         assert!(
             r.content
                 .starts_with("```console\n$ docker inspect web\n<!DOCTYPE html>\n...\n"),
@@ -957,7 +1081,7 @@ mod tests {
         let transcript =
             "$ ping web\nPING web\n64 bytes from web\n^C\n--- web ping statistics ---\n";
         let dir = snapshots(md, &[(transcript, transcript)]);
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert_eq!(r.problems, []);
         assert!(
             r.content.starts_with(
@@ -982,7 +1106,7 @@ mod tests {
                 ),
             ],
         );
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert_eq!(r.problems, []);
         assert!(
             r.content.contains(
@@ -1010,8 +1134,12 @@ mod tests {
         assert_eq!(r.problems, []);
         assert_eq!(
             r.content,
-            "\n\n```console\n$ docker pull x\n```\n<div class=\"docktest-badge docktest-ignored\" role=\"note\">\
-             <span class=\"docktest-mark\" aria-hidden=\"true\">–</span> Not run: needs a registry</div>\n\n\n\n"
+            format!(
+                "{}\n\n```console\n$ docker pull x\n```\n\
+                 <div class=\"docktest-badge docktest-ignored\" role=\"note\" data-dt=\"2c\">\
+                 <span class=\"docktest-mark\" aria-hidden=\"true\">–</span> Not run: needs a registry</div>\n\n\n\n",
+                assets()
+            )
         );
     }
 
@@ -1078,14 +1206,17 @@ mod tests {
         assert_eq!(r.problems, []);
         assert!(
             r.content.starts_with(&format!(
-                "1. Run:\n\n   ```console\n   $ echo hi\n   hi\n   ```\n   {BADGE}\n\n"
+                "{}1. Run:\n\n   ```console\n   $ echo hi\n   hi\n   ```\n   {}\n\n",
+                assets(),
+                badge_for("2c,0o")
             )),
             "{}",
             r.content
         );
         assert!(
             r.content.contains(&format!(
-                "> ```console\n> $ echo x\n> x\n> ```\n> {BADGE}\n>\n"
+                "> ```console\n> $ echo x\n> x\n> ```\n> {}\n>\n",
+                badge_for("2c,0o")
             )),
             "{}",
             r.content
@@ -1121,7 +1252,7 @@ mod tests {
             md,
             &[("$ cat doc.md\n```sh\n```", "$ cat doc.md\n```sh\n```\n")],
         );
-        let r = replay(md, dir.path());
+        let r = replay_text(md, dir.path(), true);
         assert!(
             r.content
                 .starts_with("````console\n$ cat doc.md\n```sh\n```\n````\n"),
@@ -1145,6 +1276,88 @@ mod tests {
         };
         let r = replay_page(Path::new("src/p.md"), content, Some(source), &options).unwrap();
         assert_eq!(r.problems[0].line, 5);
+    }
+
+    /// What a reader pastes from a published block: its fence's lines with the badge's roles applied as
+    /// docktest's script applies them (prompts and untyped lines left out, as the copy button leaves them).
+    fn commands_of(published: &str) -> String {
+        let fence = &published[published.find("```console\n").unwrap() + "```console\n".len()..];
+        let lines: Vec<&str> = fence[..fence.find("\n```\n").unwrap()]
+            .split('\n')
+            .collect();
+        let roles = &published[published.find("data-dt=\"").unwrap() + "data-dt=\"".len()..];
+        let roles: Vec<&str> = roles[..roles.find('"').unwrap()].split(',').collect();
+        assert_eq!(lines.len(), roles.len(), "one role per line");
+        let mut out = String::new();
+        for (line, role) in lines.iter().zip(roles) {
+            if role.ends_with('c') {
+                let prompt: usize = role.trim_end_matches('c').parse().unwrap();
+                let units: Vec<u16> = line.encode_utf16().skip(prompt).collect();
+                out.push_str(&String::from_utf16(&units).unwrap());
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    // A session block keeps mdBook's fence, and its badge says what each line is: the prompt's length and
+    // whether the rest is typed, so that leaving prompts and untyped lines out gives exactly the commands,
+    // in order, continuation lines and the container's commands included. Prompt lengths count UTF-16 units,
+    // as the browser does. A chapter with a published block carries docktest's style and script once.
+    #[test]
+    fn roles_leave_exactly_the_commands() {
+        let md = "# S\n\n```console\n$ docker run -dit --name c alpine\n$ docker attach c\n/ #\n/ # echo \"<a & b>\"\n\
+                  <a & b>\n/ # CTRL+p CTRL+q\n$ printf '%s\\n' one \\\n>   two\none\n\ntwo\n```\n\n```console\n$ true\n```\n";
+        let transcript =
+            "$ docker run -dit --name c alpine\n$ docker attach c\n/ # echo \"<a & b>\"\n<a & b>\n\
+                          / # CTRL+p CTRL+q\n$ printf '%s\\n' one \\\n>   two\none\n\ntwo";
+        let dir = snapshots(md, &[(transcript, ""), ("$ true", "")]);
+        let r = replay(md, dir.path());
+        assert_eq!(r.problems, []);
+        let page = r.content.strip_prefix(assets()).expect("assets first");
+        assert_eq!(
+            page.matches("<script>").count(),
+            0,
+            "assets once per chapter"
+        );
+        let first = &page[..page.find("</div>").unwrap()];
+        assert!(
+            first.contains(" data-dt=\"2c,2c,3o,4c,0o,4o,2c,2c,0o,0o,0o\""),
+            "{first}"
+        );
+        assert_eq!(
+            commands_of(first),
+            "docker run -dit --name c alpine\ndocker attach c\necho \"<a & b>\"\nprintf '%s\\n' one \\\n  two\n"
+        );
+        assert_eq!(
+            encode_roles(&[(
+                "ü@h:~$ ls".to_string(),
+                LineRole {
+                    prompt: "ü@h:~$ ".len(),
+                    command: true
+                }
+            )]),
+            "7c"
+        );
+    }
+
+    // The style and script every chapter carries are small: no comments, no indentation, one line (the
+    // Markdown HTML block the script opens ends on the line holding `</script>`).
+    #[test]
+    fn assets_are_compact() {
+        let assets = assets();
+        assert!(!assets.contains("/*") && !assets.contains("  "), "{assets}");
+        assert_eq!(assets.trim_end().lines().count(), 1, "{assets}");
+        assert!(assets.starts_with("<script>") && assets.ends_with("</style>\n\n"));
+        assert!(assets.len() < 2500, "{} bytes", assets.len());
+        assert_eq!(
+            tighten_js("const a = (b, c) => { f('x y', \"p q\"); return b + c; };"),
+            "const a=(b,c)=>{f('x y',\"p q\");return b+c;};"
+        );
+        assert_eq!(
+            compact("a {\n  b: c; /* why */\n}\n/* x\n y */\nd\n"),
+            "a {b: c;}d"
+        );
     }
 
     // mdBook versions: same minor is fine, another minor gets a warning.

@@ -633,6 +633,7 @@ mod tests {
             body: vec![],
             prefix: String::new(),
             steps: cmds.iter().map(|c| step(&[c])).collect(),
+            prompt_lines: vec![],
         }
     }
 

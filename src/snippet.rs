@@ -85,12 +85,70 @@ pub struct Block {
     /// block quote; empty at top level.
     pub prefix: String,
     pub steps: Vec<Step>,
+    /// Page lines that only show a container prompt, typed by nobody: the bare `/ #` a reader sees once the
+    /// session an opener started is up.
+    pub prompt_lines: Vec<usize>,
+}
+
+/// What a line of a block's body is to a reader who copies the block: the prompt it starts with, and
+/// whether the rest is a command to paste into a shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRole {
+    /// Bytes of prompt at the start of the line (`$ `, `/ # `, a continuation's `> `); 0 for output and for
+    /// the lines of a bare block.
+    pub prompt: usize,
+    /// The rest is typed as a command. Output, `?` and `^C` lines, bare prompts, an empty command (Enter at a
+    /// prompt) and the detach keys (`CTRL+p CTRL+q`, which a shell would read as a command) are not.
+    pub command: bool,
+}
+
+impl LineRole {
+    /// Output, or any other line that is neither prompt nor command.
+    pub const OUTPUT: LineRole = LineRole {
+        prompt: 0,
+        command: false,
+    };
 }
 
 impl Block {
     /// The fence's language as the author wrote it (`console`, `Console`).
     pub fn written_lang(&self) -> &str {
         split_info(&self.info).0
+    }
+
+    /// The role of each line of [`Block::body`], in order.
+    pub fn line_roles(&self) -> Vec<LineRole> {
+        let mut typed: HashMap<usize, LineRole> = HashMap::new();
+        for step in &self.steps {
+            let keys = step.session == SessionChange::Detach;
+            let enter_only = step.input.len() == 1 && step.input[0].trim().is_empty();
+            for (k, input) in step.input.iter().enumerate() {
+                let Some(body) = self.body.iter().find(|l| l.line == step.line + k) else {
+                    continue;
+                };
+                // The parser takes the command as the text after the prompt, so what precedes it is the
+                // prompt (none in a bare block, where the line is the command).
+                let prompt = body.text.strip_suffix(input.as_str()).map_or(0, str::len);
+                typed.insert(
+                    body.line,
+                    LineRole {
+                        prompt,
+                        command: !keys && !enter_only,
+                    },
+                );
+            }
+        }
+        self.body
+            .iter()
+            .map(|l| match typed.get(&l.line) {
+                Some(role) => *role,
+                None if self.prompt_lines.contains(&l.line) => LineRole {
+                    prompt: l.text.len(),
+                    command: false,
+                },
+                None => LineRole::OUTPUT,
+            })
+            .collect()
     }
 }
 
@@ -549,17 +607,25 @@ impl PageParser<'_> {
             self.session(&attrs.term)
         };
         let affects_page = attrs.ignore.is_none() && !attrs.teardown;
-        let (mut steps, end) = self.steps(&fence.body, &attrs.term, start, affects_page)?;
+        let (mut steps, end, prompt_lines) =
+            self.steps(&fence.body, &attrs.term, start, affects_page)?;
         // Each step is judged on its own; the block's `json=` goes with it.
         steps.iter_mut().for_each(|s| s.json = attrs.json);
         if affects_page {
             self.terms.insert(attrs.term.clone(), end);
         }
-        self.push_block(fence, lang, attrs, steps);
+        self.push_block(fence, lang, attrs, steps, prompt_lines);
         Ok(())
     }
 
-    fn push_block(&mut self, fence: &Fence, lang: String, attrs: Attrs, steps: Vec<Step>) {
+    fn push_block(
+        &mut self,
+        fence: &Fence,
+        lang: String,
+        attrs: Attrs,
+        steps: Vec<Step>,
+        prompt_lines: Vec<usize>,
+    ) {
         self.blocks.push(Block {
             line: fence.line,
             span: fence.span.clone(),
@@ -570,6 +636,7 @@ impl PageParser<'_> {
             body: fence.body.clone(),
             prefix: fence.prefix.clone(),
             steps,
+            prompt_lines,
         });
     }
 
@@ -606,7 +673,7 @@ impl PageParser<'_> {
             ));
         }
         let steps = self.bare_steps(&fence.body)?;
-        self.push_block(fence, lang, attrs, steps);
+        self.push_block(fence, lang, attrs, steps, Vec::new());
         Ok(())
     }
 
@@ -654,16 +721,18 @@ impl PageParser<'_> {
         LineKind::Other
     }
 
-    /// The steps of one block, starting from the session its terminal is in; returns the session it leaves.
+    /// The steps of one block, starting from the session its terminal is in; returns the session it leaves
+    /// and the lines that only show a prompt.
     fn steps(
         &mut self,
         lines: &[BodyLine],
         term: &str,
         mut session: Session,
         affects_page: bool,
-    ) -> Result<(Vec<Step>, Session), ParseError> {
+    ) -> Result<(Vec<Step>, Session, Vec<usize>), ParseError> {
         let block_index = self.blocks.len();
         let mut steps: Vec<Step> = Vec::new();
+        let mut prompt_lines = Vec::new();
         // Per step: where its `?` line and `^C` are, once seen.
         let mut status_line: Option<(usize, String)> = None;
         let mut interrupt_line: Option<usize> = None;
@@ -683,6 +752,7 @@ impl PageParser<'_> {
                     session = Session::Open {
                         pattern: Some(pattern),
                     };
+                    prompt_lines.push(line);
                     None
                 }
                 LineKind::Container {
@@ -802,7 +872,7 @@ impl PageParser<'_> {
         for step in &mut steps {
             step.trim_layout();
         }
-        Ok((steps, session))
+        Ok((steps, session, prompt_lines))
     }
 
     /// The typed lines of the command starting at `lines[*i]`; leaves `*i` on its last line.
@@ -1362,6 +1432,59 @@ mod tests {
         let page = parse(md);
         assert_eq!(page.blocks.len(), 1, "{page:#?}");
         page.blocks.into_iter().next().unwrap().steps
+    }
+
+    // What a reader copies comes from here: each line's prompt and whether the rest is a command, for host
+    // and container prompts, both continuation forms, a bare prompt after an opener, detach keys, Enter at
+    // a prompt, output, `?` and `^C` lines.
+    #[test]
+    fn line_roles_split_prompts_from_commands() {
+        let md = "```console\n$ docker run -dit --name c alpine\n$ docker attach c\n/ #\n/ # echo a \\\n  b\n\
+                  a b\n/ # false\n? 1\n/ # ping x\nPING x\n^C\n/ #\n/ # ^P^Q\n$ for i in 1; do\n>   echo $i\n> done\n1\n\
+                  ```\n";
+        let page = parse(md);
+        let block = &page.blocks[0];
+        let shown: Vec<(&str, &str, bool)> = block
+            .body
+            .iter()
+            .zip(block.line_roles())
+            .map(|(l, r)| {
+                let (prompt, rest) = l.text.split_at(r.prompt);
+                (prompt, rest, r.command)
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("$ ", "docker run -dit --name c alpine", true),
+                ("$ ", "docker attach c", true),
+                ("/ #", "", false),
+                ("/ # ", "echo a \\", true),
+                ("", "  b", true),
+                ("", "a b", false),
+                ("/ # ", "false", true),
+                ("", "? 1", false),
+                ("/ # ", "ping x", true),
+                ("", "PING x", false),
+                ("", "^C", false),
+                ("/ #", "", false),
+                ("/ # ", "^P^Q", false),
+                ("$ ", "for i in 1; do", true),
+                ("> ", "  echo $i", true),
+                ("> ", "done", true),
+                ("", "1", false),
+            ]
+        );
+        // A bare block has no prompts: every command line is copied whole, blank lines are not commands.
+        let bare = parse("```sh,bare\ndocker network create n\n\ndocker network ls\n```\n");
+        let command = LineRole {
+            prompt: 0,
+            command: true,
+        };
+        assert_eq!(
+            bare.blocks[0].line_roles(),
+            [command, LineRole::OUTPUT, command]
+        );
     }
 
     fn attrs(info: &str) -> Attrs {

@@ -8,7 +8,9 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::support::{self, docktest, fixture_copy, Book, Page, Run, BIN};
+use serde_json::{json, Value};
+
+use crate::support::{self, browser, docktest, fixture_copy, Book, Page, Run, BIN};
 
 /// `mdbook build BOOK -d DEST` with docktest's preprocessor being the binary under test, DEST a new
 /// temporary folder.
@@ -48,8 +50,9 @@ fn main_of(html: &str) -> &str {
 
 /// The text of every `<pre><code>` of a chapter's main part.
 fn code_blocks(main: &str) -> Vec<&str> {
-    main.split("<pre><code")
+    main.split("<pre")
         .skip(1)
+        .filter_map(|rest| rest.split_once("><code").map(|(_, code)| code))
         .map(|rest| &rest[..rest.find("</code></pre>").expect("closed code block")])
         .collect()
 }
@@ -252,17 +255,7 @@ fn the_guide_builds_with_a_badge_on_every_block() {
 /// Runs headless Chromium (Debian's `chromium`) with the flags that keep it off the network.
 fn chromium(args: &[&str], profile: &Path) -> Run {
     Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1200,900",
-        ])
+        .args(browser::FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .output()
@@ -274,12 +267,9 @@ fn chromium(args: &[&str], profile: &Path) -> Run {
         .into()
 }
 
-/// Measures every badge in every mdBook theme, in the browser: size, display, visibility, opacity, and the
-/// contrast of its text against the background it sits on. One line per badge and theme, in a `<pre>`.
-const MEASURE: &str = r#"<script>
-(function () {
-  const html = document.documentElement;
-  const themes = ["light", "rust", "coal", "navy", "ayu"];
+/// The WCAG contrast ratio of two CSS colors, `contrast(a, b)`, and `rgb(c)`, their numbers, for the
+/// measuring scripts (where they say `/* contrast */`).
+const CONTRAST: &str = r#"
   const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
   const lum = (c) => {
     const [r, g, b] = rgb(c).slice(0, 3).map((v) => {
@@ -288,6 +278,19 @@ const MEASURE: &str = r#"<script>
     });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
+  const contrast = (a, b) => {
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+"#;
+
+/// Measures every badge in every mdBook theme, in the browser: size, display, visibility, opacity, and the
+/// contrast of its text against the background it sits on. One line per badge and theme, in a `<pre>`.
+const MEASURE: &str = r#"<script>
+(function () {
+  const html = document.documentElement;
+  const themes = ["light", "rust", "coal", "navy", "ayu"];
+  /* contrast */
   const background = (el) => {
     for (let e = el; e; e = e.parentElement) {
       const c = getComputedStyle(e).backgroundColor;
@@ -303,13 +306,12 @@ const MEASURE: &str = r#"<script>
     document.querySelectorAll(".docktest-badge").forEach((b, i) => {
       const r = b.getBoundingClientRect();
       const s = getComputedStyle(b);
-      const [hi, lo] = [lum(s.color), lum(background(b))].sort((x, y) => y - x);
-      const contrast = (hi + 0.05) / (lo + 0.05);
+      const ratio = contrast(s.color, background(b));
       const spoken = Array.from(b.childNodes)
         .filter((n) => !(n.nodeType === 1 && n.getAttribute("aria-hidden") === "true"))
         .map((n) => n.textContent).join("").trim();
       lines.push([theme, i, Math.round(r.width), Math.round(r.height), Math.round(r.right),
-        window.innerWidth, s.display, s.visibility, s.opacity, contrast.toFixed(2), spoken].join("|"));
+        window.innerWidth, s.display, s.visibility, s.opacity, ratio.toFixed(2), spoken].join("|"));
     });
   }
   themes.forEach((t) => html.classList.remove(t));
@@ -323,7 +325,8 @@ const MEASURE: &str = r#"<script>
 
 // Readers must see the badge: rendered by a real browser, in every theme, it has a size, is displayed,
 // visible and opaque, fits the page, its text contrasts with its background (WCAG AA, 4.5:1), and a screen
-// reader reads it as plain words. The screenshot is kept for a human to look at.
+// reader reads it as plain words, with nothing but [preprocessor.docktest] in book.toml. The screenshot is
+// kept for a human to look at.
 #[test]
 fn badge_is_visible_in_headless_chromium() {
     let book = fixture_copy("replay");
@@ -348,7 +351,11 @@ fn badge_is_visible_in_headless_chromium() {
 
     let html = std::fs::read_to_string(&page).unwrap();
     let measured_page = dest.path().join("basics-measured.html");
-    std::fs::write(&measured_page, html.replacen("</body>", MEASURE, 1)).unwrap();
+    std::fs::write(
+        &measured_page,
+        html.replacen("</body>", &MEASURE.replace("/* contrast */", CONTRAST), 1),
+    )
+    .unwrap();
     let out = chromium(
         &[
             "--virtual-time-budget=3000",
@@ -388,4 +395,218 @@ fn badge_is_visible_in_headless_chromium() {
             "{what}"
         );
     }
+}
+
+/// The folder under `target/` where the browser tests leave their screenshots.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// What the published session block of the `replay` fixture holds, line by line, as the page shows it.
+const SESSION_TEXT: &str = "$ docker run -dit --name dt-fixture-copy alpine
+$ docker attach dt-fixture-copy
+/ #
+/ # echo \"inside the container\"
+inside the container
+/ # ls /nonexistent
+ls: /nonexistent: No such file or directory
+/ # CTRL+p CTRL+q
+$ printf '%s\\n' one \\
+>   two
+one
+two
+";
+
+/// What a reader pastes into a shell from that block: its commands, in order, continuation lines kept,
+/// the container's included; no prompt, output, bare prompt or detach keys.
+const SESSION_COMMANDS: &str = "docker run -dit --name dt-fixture-copy alpine
+docker attach dt-fixture-copy
+echo \"inside the container\"
+ls /nonexistent
+printf '%s\\n' one \\
+  two
+";
+
+/// Colors, selectability and the badge's frame of the session block in the current theme, measured by the
+/// browser: the prompts' colors and contrast against the block, the commands' color, and whether each kind
+/// of text can be selected.
+const LOOK: &str = r#"(() => {
+  const pre = document.querySelector("pre.docktest");
+  const code = pre.querySelector("code");
+  /* contrast */
+  const bg = getComputedStyle(code).backgroundColor;
+  const prompts = Array.from(pre.querySelectorAll(".dt-p")).map((p) => ({
+    text: p.textContent, color: getComputedStyle(p).color,
+    contrast: contrast(getComputedStyle(p).color, bg),
+    select: getComputedStyle(p).userSelect,
+  }));
+  const outputs = Array.from(pre.querySelectorAll(".dt-o")).map((o) => getComputedStyle(o).userSelect);
+  const badge = getComputedStyle(document.querySelector(".docktest-badge"));
+  return {
+    theme: document.documentElement.className,
+    commandColor: getComputedStyle(code).color,
+    commandSelect: getComputedStyle(code).userSelect,
+    prompts, outputs,
+    badge: { border: badge.borderBottomStyle, padding: badge.paddingLeft, display: badge.display },
+  };
+})()"#;
+
+/// The center of the copy button mdBook puts on the session block, scrolled into view.
+fn copy_button(page: &mut browser::Browser) -> (f64, f64) {
+    let at = page.eval(
+        r#"(() => {
+          const b = document.querySelector("pre.docktest .clip-button");
+          if (!b) return null;
+          b.scrollIntoView({block: "center"});
+          const r = b.getBoundingClientRect();
+          return [r.x + r.width / 2, r.y + r.height / 2];
+        })()"#,
+    );
+    assert!(at.is_array(), "mdBook put no copy button on the block");
+    (at[0].as_f64().unwrap(), at[1].as_f64().unwrap())
+}
+
+// Readers copy what they run: in a real browser and in each of mdBook's five themes, clicking the copy
+// button of a block with prompts, output and a container session puts exactly its commands on the
+// clipboard; prompts (host and container) are highlighted, and neither they nor the output can be selected
+// with the mouse while the commands can; the badge is styled though book.toml has no additional-css. With
+// JavaScript off the block is the plain text it always was. The screenshot is kept under target/.
+#[test]
+fn copy_button_copies_the_commands_only() {
+    let book = fixture_copy("replay");
+    let toml = std::fs::read_to_string(book.path().join("book.toml")).unwrap();
+    assert!(!toml.contains("additional-css"), "{toml}");
+    let (out, dest) = mdbook_build(book.path(), &[]);
+    assert!(out.success(), "{}", out.stderr);
+    let page_file = dest.path().join("session.html");
+
+    let mut page = browser::Browser::launch();
+    page.open(&page_file);
+    assert_eq!(
+        page.eval("document.querySelectorAll('pre.docktest').length"),
+        json!(1)
+    );
+    for theme in ["light", "rust", "coal", "navy", "ayu"] {
+        page.eval(&format!(
+            "document.getElementById('mdbook-theme-{theme}').click()"
+        ));
+        let look = page.eval(&LOOK.replace("/* contrast */", CONTRAST));
+        let what = format!("{theme}: {look:#}");
+        assert!(
+            look["theme"]
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .any(|c| c == theme),
+            "{what}"
+        );
+        let prompts = look["prompts"].as_array().unwrap();
+        // highlight.js may split a prompt (`$` and its space), so its pieces are read together.
+        let texts: String = prompts
+            .iter()
+            .map(|p| p["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts, "$ $ / #/ # / # / # $ > ", "{what}");
+        for prompt in prompts {
+            assert_ne!(
+                prompt["color"], look["commandColor"],
+                "prompt not highlighted: {what}"
+            );
+            assert!(
+                prompt["contrast"].as_f64().unwrap() >= 4.5,
+                "prompt contrast too low: {what}"
+            );
+            assert_eq!(prompt["select"], "none", "{what}");
+        }
+        let outputs = look["outputs"].as_array().unwrap();
+        assert!(
+            !outputs.is_empty() && outputs.iter().all(|s| s == "none"),
+            "{what}"
+        );
+        assert_ne!(look["commandSelect"], "none", "{what}");
+        assert_eq!(look["badge"]["border"], "solid", "badge not styled: {what}");
+        assert_ne!(look["badge"]["padding"], "0px", "badge not styled: {what}");
+        assert_eq!(
+            look["badge"]["display"], "table",
+            "badge not styled: {what}"
+        );
+
+        // What a click on the copy button puts on the clipboard, replacing something else.
+        page.eval(&format!(
+            "navigator.clipboard.writeText('before the click in {theme}')"
+        ));
+        let (x, y) = copy_button(&mut page);
+        page.click(x, y);
+        let copied = page.eval("navigator.clipboard.readText()");
+        assert_eq!(
+            copied.as_str(),
+            Some(SESSION_COMMANDS),
+            "{theme}: clipboard"
+        );
+        // The block shows its prompts and output again right after.
+        assert_eq!(
+            page.eval("document.querySelector('.dt-copy') === null && document.querySelector('pre.docktest .dt-o').getClientRects().length > 0"),
+            json!(true),
+            "{theme}"
+        );
+    }
+    page.eval("document.getElementById('mdbook-theme-light').click()");
+    let (x, y) = copy_button(&mut page);
+    page.click(x, y);
+    let shot = artifacts().join("copy-button.png");
+    page.screenshot(&shot);
+    eprintln!("screenshot: {}", shot.display());
+
+    // A reader's mouse drag over the whole block selects the commands and nothing else.
+    let area = page.eval(
+        r#"(() => {
+          getSelection().removeAllRanges();
+          const r = document.querySelector("pre.docktest code").getBoundingClientRect();
+          return [r.left + 2, r.top + 2, r.right - 2, r.bottom - 2];
+        })()"#,
+    );
+    let n = |i: usize| area[i].as_f64().unwrap();
+    page.drag((n(0), n(1)), (n(2), n(3)));
+    let selected = page.eval("getSelection().toString()");
+    let selected = selected.as_str().unwrap();
+    for command in SESSION_COMMANDS.lines() {
+        assert!(
+            selected.contains(command),
+            "{command:?} not selected in {selected:?}"
+        );
+    }
+    for shown in [
+        "$ docker",
+        "/ # echo",
+        "inside the container\n",
+        "No such file",
+        "CTRL+p",
+        "one\ntwo",
+    ] {
+        assert!(
+            !selected.contains(shown),
+            "{shown:?} selected in {selected:?}"
+        );
+    }
+
+    // Without JavaScript, no copy button, and the block reads as the page shows it.
+    page.call(
+        "Emulation.setScriptExecutionDisabled",
+        json!({"value": true}),
+    );
+    page.open(&page_file);
+    assert_eq!(
+        page.eval("document.querySelector('pre.docktest, .dt-p, .dt-o')"),
+        Value::Null
+    );
+    let text: Value = page.eval(
+        "document.querySelector('.docktest-badge[data-dt]').previousElementSibling.querySelector('code').innerText",
+    );
+    assert_eq!(text.as_str(), Some(SESSION_TEXT));
+    assert_eq!(
+        page.eval("document.querySelector('.clip-button')"),
+        Value::Null
+    );
 }

@@ -74,10 +74,11 @@ fn junit_report_has_a_case_per_block() {
         "src/basics.md:30",
         "src/nested/containers.md:7",
         "src/nested/containers.md:14",
+        "src/session.md:6",
     ] {
         assert!(xml.contains(&format!("name=\"{case}\"")), "{case}\n{xml}");
     }
-    assert!(xml.contains("tests=\"7\""), "{xml}");
+    assert!(xml.contains("tests=\"8\""), "{xml}");
     assert!(xml.contains("skipped=\"1\""), "{xml}");
     assert!(xml.contains("failures=\"0\""), "{xml}");
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
 
+pub mod browser;
+
 pub use mdbook_docktest::book::Book;
 pub use mdbook_docktest::config::Config;
 pub use mdbook_docktest::engine::{Endpoint, Engine, Inventory, NETNS_MARKER};
@@ -33,18 +35,10 @@ pub fn fixture(name: &str) -> PathBuf {
     manifest_dir().join("tests/fixtures").join(name)
 }
 
-/// A copy of a fixture book in a temporary folder (builds and edits leave the fixture alone), with the
-/// badge's stylesheet the fixtures share with the guide.
+/// A copy of a fixture book in a temporary folder (builds and edits leave the fixture alone).
 pub fn fixture_copy(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&fixture(name), dir.path());
-    let theme = dir.path().join("theme");
-    std::fs::create_dir_all(&theme).unwrap();
-    std::fs::copy(
-        manifest_dir().join("book/theme/docktest.css"),
-        theme.join("docktest.css"),
-    )
-    .unwrap();
     dir
 }
 
