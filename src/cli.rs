@@ -388,7 +388,12 @@ fn test(
                 hint,
             }
         })?;
-        println!("engine: {} at {}", engine.info(), endpoint.host);
+        println!(
+            "engine: {}, kind {}, at {}",
+            engine.info(),
+            engine.info().kind(),
+            endpoint.host
+        );
         if let Some(netns) = &endpoint.netns {
             println!("        sealed in network namespace {}", netns.display());
         }
