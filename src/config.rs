@@ -13,6 +13,7 @@
 //! prompts = ['[/~]\S* # ', '# '] # container prompts, as regexes (replaces the defaults)
 //! bare-commands = true           # run prompt-less sh/bash fences, each line a command
 //! engines = ["unix:///run/docktest/docker.sock", "ssh://ci"]   # where `test` runs pages, see --engine
+//! matrix = ["docker-20.10", "docker-26.1"]   # the engine kinds every page is verified on
 //! ```
 
 use std::collections::BTreeMap;
@@ -77,6 +78,12 @@ pub struct Config {
     /// `--jobs` above 1, else the one engine DOCKER_HOST names.
     #[serde(default)]
     pub engines: Vec<String>,
+    /// The engine kinds the book is verified on (`docker-20.10`, `docker-26.1`, `podman`, or a product
+    /// alone): `test` runs every page on an engine of each kind. The first kind's transcripts are the
+    /// snapshots; another kind's transcript is stored beside them (`NAME@KIND.snap`) only where it differs.
+    /// Empty: the engines found, as one.
+    #[serde(default)]
+    pub matrix: Vec<String>,
     /// Local recipes for images that cannot be pulled, by image reference (`alpine:latest`).
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecipe>,
@@ -103,6 +110,7 @@ impl Default for Config {
             prompts: None,
             bare_commands: false,
             engines: Vec::new(),
+            matrix: Vec::new(),
             images: BTreeMap::new(),
             command: None,
             before: Vec::new(),

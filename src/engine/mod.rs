@@ -210,6 +210,20 @@ pub fn pool(hosts: &[String], jobs: usize) -> Result<Vec<Endpoint>, EngineError>
     Ok(pool)
 }
 
+/// Whether `text` names an engine kind (`docker`, `podman-4.3`, `docker-26.1.5`) rather than a DOCKER_HOST.
+pub fn is_kind_name(text: &str) -> bool {
+    let (word, version) = match text.split_once('-') {
+        Some((word, version)) => (word, Some(version)),
+        None => (text, None),
+    };
+    let version_ok = version.is_none_or(|v| {
+        !v.is_empty()
+            && v.split('.')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+    });
+    matches!(word.to_ascii_lowercase().as_str(), "docker" | "podman") && version_ok
+}
+
 /// Whose engine answers the Docker API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Product {
@@ -736,6 +750,9 @@ mod tests {
         assert!(d26.is_kind("docker-26.1.5"));
         assert!(!d26.is_kind("docker-2") && !d26.is_kind("docker-26.1.5.1"));
         assert!(!d20.is_kind("podman") && podman.is_kind("podman") && podman.is_kind("podman-4.3"));
+        assert!(is_kind_name("docker-26.1") && is_kind_name("podman") && is_kind_name("docker-20"));
+        assert!(!is_kind_name("unix:///run/docktest/docker.sock") && !is_kind_name("ssh://ci"));
+        assert!(!is_kind_name("docker-") && !is_kind_name("docker-26.x") && !is_kind_name("moby"));
     }
 
     // Podman's service says it is Podman only in its components: without looking there it passed for Docker.
