@@ -436,10 +436,12 @@ fn test(
         .map(|p| p.blocks.len())
         .sum();
     let mut out = Printer::new(color, blocks * prepared.len());
-    // Every page on each kind of the matrix in turn; the first kind's transcripts are the snapshots.
+    // Every page on each kind of the matrix in turn. The book's first kind's transcripts are the snapshots,
+    // also when --engine picks other kinds: theirs are checked against those, then their own.
+    let reference = book.config.matrix.first().or(matrix.first()).cloned();
     let mut all_pages: Vec<PageRun> = Vec::new();
     let mut spans: Vec<(Option<String>, String, std::ops::Range<usize>)> = Vec::new();
-    for (i, (kind, engines)) in prepared.iter().enumerate() {
+    for (kind, engines) in &prepared {
         if engine::cancelled() {
             break;
         }
@@ -447,7 +449,7 @@ fn test(
             println!("\nmatrix: {kind}");
         }
         let run_options = RunOptions {
-            engine_kind: kind.clone().filter(|_| i > 0),
+            engine_kind: kind.clone().filter(|k| Some(k) != reference.as_ref()),
             ..options.clone()
         };
         let pages = runner::run_book(engines, &book, &run_options, &mut out);
