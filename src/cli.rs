@@ -438,7 +438,6 @@ fn test(
     let mut out = Printer::new(color, blocks * prepared.len());
     // Every page on each kind of the matrix in turn. The book's first kind's transcripts are the snapshots,
     // also when --engine picks other kinds: theirs are checked against those, then their own.
-    let reference = book.config.matrix.first().or(matrix.first()).cloned();
     let mut all_pages: Vec<PageRun> = Vec::new();
     let mut spans: Vec<(Option<String>, String, std::ops::Range<usize>)> = Vec::new();
     for (kind, engines) in &prepared {
@@ -449,7 +448,7 @@ fn test(
             println!("\nmatrix: {kind}");
         }
         let run_options = RunOptions {
-            engine_kind: kind.clone().filter(|k| Some(k) != reference.as_ref()),
+            engine_kind: own_snapshots(&book.config.matrix, &matrix, kind.as_deref()),
             ..options.clone()
         };
         let pages = runner::run_book(engines, &book, &run_options, &mut out);
@@ -511,6 +510,14 @@ fn test(
     } else {
         Outcome::Mismatch
     })
+}
+
+/// The kind whose snapshots a run of `kind` keeps apart (`RunOptions::engine_kind`): none for the book's
+/// first kind (or, for a book without a matrix, the first kind --engine names), whose runs are the
+/// snapshots; the kind itself for any other.
+fn own_snapshots(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Option<String> {
+    let reference = book_matrix.first().or(matrix.first())?;
+    kind.filter(|k| k != reference).map(str::to_string)
 }
 
 /// Engines of one kind of the book's matrix (`None` without a matrix).
@@ -614,4 +621,28 @@ fn update_pages(book: &Book, runs: &[PageRun]) -> Result<bool, Fatal> {
         }
     }
     Ok(all_fixed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `--engine podman` on the guide wrote Podman's runs as pending changes of the shared snapshots: only the
+    // book's first kind's runs are the snapshots.
+    #[test]
+    fn only_the_books_first_kind_writes_the_shared_snapshots() {
+        let book = ["docker-20.10".to_string(), "docker-26.1".to_string()];
+        let podman = ["podman".to_string()];
+        assert_eq!(
+            own_snapshots(&book, &podman, Some("podman")).as_deref(),
+            Some("podman")
+        );
+        assert_eq!(own_snapshots(&book, &book, Some("docker-20.10")), None);
+        assert_eq!(
+            own_snapshots(&book, &book, Some("docker-26.1")).as_deref(),
+            Some("docker-26.1")
+        );
+        assert_eq!(own_snapshots(&[], &podman, Some("podman")), None);
+        assert_eq!(own_snapshots(&[], &[], None), None);
+    }
 }
