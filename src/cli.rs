@@ -94,8 +94,9 @@ enum Command {
         jobs: u16,
         /// An engine to run pages on, as a DOCKER_HOST (`unix:///run/docktest/docker.sock`, `ssh://ci`);
         /// repeat it for several. Default: the `engines` book.toml lists; else, with --jobs above 1, those
-        /// DOCKTEST_ENGINES lists; else the one DOCKER_HOST names.
-        #[arg(long = "engine", value_name = "HOST")]
+        /// DOCKTEST_ENGINES lists; else the one DOCKER_HOST names. An engine kind instead (`docker-26.1`,
+        /// `podman`) runs the pages on the engines of that kind found, in place of the book's matrix.
+        #[arg(long = "engine", value_name = "HOST|KIND")]
         engines: Vec<String>,
     },
     /// Remove the containers, networks and volumes that runs killed before their cleanup left, on every
@@ -549,6 +550,7 @@ fn test(
             SnapshotMode::CheckAndWritePending
         },
         color,
+        engine_kind: None,
     };
     let selection = options.selection(&book.pages);
     if selection.kept == 0 {
@@ -565,36 +567,59 @@ fn test(
         })?;
     }
     stop_on_signals();
+    // `--engine` takes DOCKER_HOSTs and engine kinds alike: a kind picks that kind of the engines found.
+    let (kinds, engine_hosts): (Vec<String>, Vec<String>) = engine_hosts
+        .into_iter()
+        .partition(|e| engine::is_kind_name(e));
+    let matrix = if kinds.is_empty() {
+        book.config.matrix.clone()
+    } else {
+        kinds
+    };
+    if let Some(bad) = matrix.iter().find(|k| !engine::is_kind_name(k)) {
+        return Err(Fatal {
+            error: anyhow::anyhow!(
+                "{}: `matrix` entry {bad:?} in [preprocessor.docktest] is not an engine kind",
+                book.root.join("book.toml").display()
+            ),
+            hint: Some(hints::engine_kinds()),
+        });
+    }
     let hosts = if engine_hosts.is_empty() {
         &book.config.engines
     } else {
         &engine_hosts
     };
-    let endpoints = engine::pool(hosts, jobs).map_err(engine_fatal)?;
-    if endpoints.len() < jobs {
-        eprintln!(
-            "warning: --jobs {jobs}, but {} engine(s) are available: {} page(s) run at a time\nhint: {}",
-            endpoints.len(),
-            endpoints.len(),
-            hints::more_engines(jobs)
-        );
-    }
-    let (engines, images) = runner::prepare_pool(&book, &endpoints).map_err(|e| {
-        let hint = match &e {
-            PrepareError::Engine(e) => hints::engine(e),
-            PrepareError::Images(_) | PrepareError::Image { .. } => None,
-        };
-        Fatal {
-            error: e.into(),
-            hint,
+    let groups = engine_groups(hosts, &matrix, jobs)?;
+    let mut prepared: Vec<(Option<String>, Vec<Engine>)> = Vec::with_capacity(groups.len());
+    let mut images = Vec::new();
+    for (kind, endpoints) in groups {
+        let (engines, ready) = runner::prepare_pool(&book, &endpoints).map_err(|e| {
+            let hint = match &e {
+                PrepareError::Engine(e) => hints::engine(e),
+                PrepareError::Images(_) | PrepareError::Image { .. } => None,
+            };
+            Fatal {
+                error: e.into(),
+                hint,
+            }
+        })?;
+        for engine in &engines {
+            let endpoint = engine.endpoint();
+            println!(
+                "engine: {}, kind {}, at {}",
+                engine.info(),
+                engine.info().kind(),
+                endpoint.host
+            );
+            if let Some(netns) = &endpoint.netns {
+                println!("        sealed in network namespace {}", netns.display());
+            }
         }
-    })?;
-    for engine in &engines {
-        let endpoint = engine.endpoint();
-        println!("engine: {} at {}", engine.info(), endpoint.host);
-        if let Some(netns) = &endpoint.netns {
-            println!("        sealed in network namespace {}", netns.display());
+        if images.is_empty() {
+            images = ready;
         }
+        prepared.push((kind, engines));
     }
     for image in &images {
         println!("image:  {image}");
@@ -607,20 +632,52 @@ fn test(
             selection.kept - selection.selected
         );
     }
-    let blocks = book
+    let blocks: usize = book
         .pages
         .iter()
         .filter(|p| options.selects(p))
         .map(|p| p.blocks.len())
         .sum();
-    let mut out = Printer::new(color, blocks);
-    let pages = runner::run_book(&engines, &book, &options, &mut out);
+    let mut out = Printer::new(color, blocks * prepared.len());
+    // Every page on each kind of the matrix in turn. The book's first kind's transcripts are the snapshots,
+    // also when --engine picks other kinds: theirs are checked against those, then their own.
+    let mut all_pages: Vec<PageRun> = Vec::new();
+    let mut spans: Vec<(Option<String>, String, std::ops::Range<usize>)> = Vec::new();
+    for (kind, engines) in &prepared {
+        if engine::cancelled() {
+            break;
+        }
+        if let Some(kind) = kind {
+            println!("\nmatrix: {kind}");
+        }
+        let run_options = RunOptions {
+            engine_kind: own_snapshots(&book.config.matrix, &matrix, kind.as_deref()),
+            ..options.clone()
+        };
+        let pages = runner::run_book(engines, &book, &run_options, &mut out);
+        let mut names: Vec<String> = engines.iter().map(|e| e.info().to_string()).collect();
+        names.dedup();
+        let range = all_pages.len()..all_pages.len() + pages.len();
+        all_pages.extend(pages);
+        spans.push((kind.clone(), names.join(", "), range));
+    }
     let counts = out.summary(
-        &pages,
+        &all_pages,
         start,
         &book.root,
         &book.config.snapshot_dir(&book.root),
     );
+    let runs: Vec<report::EngineRun> = spans
+        .iter()
+        .map(|(kind, engine, range)| report::EngineRun {
+            kind: kind.as_deref(),
+            engine,
+            pages: &all_pages[range.clone()],
+        })
+        .collect();
+    if !matrix.is_empty() {
+        println!("\n{}", report::matrix_table(&runs));
+    }
     if let Some(stop) = STOPPED_BY.get() {
         eprintln!(
             "{}: the pages that ran removed what they created",
@@ -629,9 +686,7 @@ fn test(
         return Ok(stop.outcome());
     }
     if let Some(path) = &junit {
-        let mut names: Vec<String> = engines.iter().map(|e| e.info().to_string()).collect();
-        names.dedup();
-        let xml = report::junit(&pages, &names.join(", "), start.elapsed());
+        let xml = report::junit(&runs, start.elapsed());
         std::fs::write(path, xml).map_err(|e| Fatal {
             error: anyhow::Error::new(e)
                 .context(format!("cannot write the JUnit report {}", path.display())),
@@ -639,8 +694,10 @@ fn test(
         })?;
         println!("junit:  {}", path.display());
     }
+    // `--update` writes what the book's first engine kind printed.
+    let pages = runs.first().map_or(&[][..], |r| r.pages);
     if update {
-        let fixed = update_pages(&book, &pages)?;
+        let fixed = update_pages(&book, pages)?;
         // The run's own failures are fixed in the pages when `--update` could rewrite every one of them.
         let only_fixed = pages.iter().all(|run| {
             book.pages
@@ -661,6 +718,69 @@ fn test(
     } else {
         Outcome::Mismatch
     })
+}
+
+/// The kind whose snapshots a run of `kind` keeps apart (`RunOptions::engine_kind`): none for the book's
+/// first kind (or, for a book without a matrix, the first kind --engine names), whose runs are the
+/// snapshots; the kind itself for any other.
+fn own_snapshots(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Option<String> {
+    let reference = book_matrix.first().or(matrix.first())?;
+    kind.filter(|k| k != reference).map(str::to_string)
+}
+
+/// Engines of one kind of the book's matrix (`None` without a matrix).
+type EngineGroup = (Option<String>, Vec<Endpoint>);
+
+/// The engines to run on, by kind of the matrix: without a matrix, one group of the engines the pool finds
+/// (at most `jobs`); with one, for each kind up to `jobs` of the engines found (`hosts`, else
+/// DOCKTEST_ENGINES, else DOCKER_HOST) that are of that kind, as their API tells.
+fn engine_groups(
+    hosts: &[String],
+    matrix: &[String],
+    jobs: usize,
+) -> Result<Vec<EngineGroup>, Fatal> {
+    if matrix.is_empty() {
+        let endpoints = engine::pool(hosts, jobs).map_err(engine_fatal)?;
+        if endpoints.len() < jobs {
+            eprintln!(
+                "warning: --jobs {jobs}, but {} engine(s) are available: {} page(s) run at a time\nhint: {}",
+                endpoints.len(),
+                endpoints.len(),
+                hints::more_engines(jobs)
+            );
+        }
+        return Ok(vec![(None, endpoints)]);
+    }
+    let mut found = Vec::new();
+    for endpoint in engine::pool(hosts, usize::MAX).map_err(engine_fatal)? {
+        let info = Engine::connect(endpoint.clone())
+            .map_err(engine_fatal)?
+            .info()
+            .clone();
+        found.push((endpoint, info));
+    }
+    let mut groups = Vec::with_capacity(matrix.len());
+    for kind in matrix {
+        let endpoints: Vec<Endpoint> = found
+            .iter()
+            .filter(|(_, info)| info.is_kind(kind))
+            .map(|(endpoint, _)| endpoint.clone())
+            .take(jobs)
+            .collect();
+        if endpoints.is_empty() {
+            let kinds: Vec<String> = found.iter().map(|(_, info)| info.kind()).collect();
+            return Err(Fatal {
+                error: anyhow::anyhow!(
+                    "no engine of kind {kind} (named by the book's matrix or --engine) is at hand \
+                     (found: {})",
+                    kinds.join(", ")
+                ),
+                hint: Some(hints::start_kind(kind)),
+            });
+        }
+        groups.push((Some(kind.clone()), endpoints));
+    }
+    Ok(groups)
 }
 
 /// `--update`: rewrites every page whose output or exit statuses did not match; `true` when every rewritten
@@ -709,4 +829,28 @@ fn update_pages(book: &Book, runs: &[PageRun]) -> Result<bool, Fatal> {
         }
     }
     Ok(all_fixed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `--engine podman` on the guide wrote Podman's runs as pending changes of the shared snapshots: only the
+    // book's first kind's runs are the snapshots.
+    #[test]
+    fn only_the_books_first_kind_writes_the_shared_snapshots() {
+        let book = ["docker-20.10".to_string(), "docker-26.1".to_string()];
+        let podman = ["podman".to_string()];
+        assert_eq!(
+            own_snapshots(&book, &podman, Some("podman")).as_deref(),
+            Some("podman")
+        );
+        assert_eq!(own_snapshots(&book, &book, Some("docker-20.10")), None);
+        assert_eq!(
+            own_snapshots(&book, &book, Some("docker-26.1")).as_deref(),
+            Some("docker-26.1")
+        );
+        assert_eq!(own_snapshots(&[], &podman, Some("podman")), None);
+        assert_eq!(own_snapshots(&[], &[], None), None);
+    }
 }

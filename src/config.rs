@@ -14,6 +14,7 @@
 //! bare-commands = true           # run prompt-less sh/bash fences, each line a command
 //! engines = ["unix:///run/docktest/docker.sock", "ssh://ci"]   # where `test` runs pages, see --engine
 //! allow = ["bind-mounts:/srv/site"]  # powers beyond the page's sandbox, for every block (see engine::policy)
+//! matrix = ["docker-20.10", "docker-26.1"]   # the engine kinds every page is verified on
 //! ```
 
 use std::collections::BTreeMap;
@@ -139,6 +140,12 @@ pub struct Config {
     /// config is read. Default: none.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// The engine kinds the book is verified on (`docker-20.10`, `docker-26.1`, `podman`, or a product
+    /// alone): `test` runs every page on an engine of each kind. The first kind's transcripts are the
+    /// snapshots; another kind's transcript is stored beside them (`NAME@KIND.snap`) only where it differs.
+    /// Empty: the engines found, as one.
+    #[serde(default)]
+    pub matrix: Vec<String>,
     /// Local recipes for images that cannot be pulled, by image reference (`alpine:latest`).
     #[serde(default)]
     pub images: BTreeMap<String, ImageRecipe>,
@@ -166,6 +173,7 @@ impl Default for Config {
             bare_commands: false,
             engines: Vec::new(),
             allow: Vec::new(),
+            matrix: Vec::new(),
             images: BTreeMap::new(),
             command: None,
             before: Vec::new(),

@@ -39,6 +39,21 @@ pub(crate) fn more_engines(jobs: usize) -> String {
     )
 }
 
+/// For a matrix entry that names no engine kind.
+pub(crate) fn engine_kinds() -> String {
+    "name engine kinds as `docker`, `podman`, or a product and a version: `docker-20.10`, `docker-26.1`, \
+     `podman-4.3`"
+        .to_string()
+}
+
+/// For an engine kind of the matrix that no engine at hand is.
+pub(crate) fn start_kind(kind: &str) -> String {
+    format!(
+        "start one with `eval \"$(DOCKTEST_ENGINE_KIND={kind} sudo -E scripts/engine-start 1)\"` and list it in \
+         DOCKTEST_ENGINES, or name its DOCKER_HOST with --engine"
+    )
+}
+
 /// For pending snapshots in `dir`, of the book at `book_root`.
 pub(crate) fn review(book_root: &Path, dir: &Path) -> String {
     format!(

@@ -1,6 +1,7 @@
 //! What `mdbook-docktest test` tells its user and CI: a line per block (under a progress bar on a
 //! terminal, plain lines otherwise), a summary, and a JUnit XML report with one test case per block.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -311,18 +312,32 @@ impl Observer for Printer {
     }
 }
 
+/// The pages a run ran on the engines of one kind.
+pub struct EngineRun<'a> {
+    /// The kind of the book's matrix (`docker-26.1`); `None` without a matrix.
+    pub kind: Option<&'a str>,
+    /// How the engines name themselves (`Docker 26.1.5+dfsg1 (API 1.45)`).
+    pub engine: &'a str,
+    pub pages: &'a [PageRun],
+}
+
 /// A JUnit XML report: a test suite per page, a test case per block named `page:line` (hidden blocks too),
-/// plus a `cleanup` case for a page whose cleanup failed. Ignored blocks are skipped cases.
-pub fn junit(pages: &[PageRun], engine: &str, elapsed: Duration) -> String {
+/// plus a `cleanup` case for a page whose cleanup failed. Ignored blocks are skipped cases. With a matrix,
+/// every suite and case also names its engine kind (`page:line [docker-26.1]`).
+pub fn junit(runs: &[EngineRun], elapsed: Duration) -> String {
     let mut report = Report::new("docktest");
     report.set_time(elapsed);
-    for page in pages {
+    for (run, page) in runs
+        .iter()
+        .flat_map(|run| run.pages.iter().map(move |page| (run, page)))
+    {
+        let tag = run.kind.map(|k| format!(" [{k}]")).unwrap_or_default();
         let path = page.path.display().to_string();
-        let mut suite = TestSuite::new(path.clone());
+        let mut suite = TestSuite::new(format!("{path}{tag}"));
         suite.set_time(page.elapsed);
-        suite.add_property(("engine", engine));
+        suite.add_property(("engine", run.engine));
         for block in &page.blocks {
-            let name = format!("{path}:{}", block.line);
+            let name = format!("{path}:{}{tag}", block.line);
             let description = details(&page.path, block).join("\n");
             let status = match (&block.verdict, &block.snapshot) {
                 (Verdict::Ignored { reason }, _) => {
@@ -361,14 +376,14 @@ pub fn junit(pages: &[PageRun], engine: &str, elapsed: Duration) -> String {
         if let Some(problem) = &page.problem {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_message(problem.clone());
-            let mut case = TestCase::new(format!("{path}: page"), s);
+            let mut case = TestCase::new(format!("{path}: page{tag}"), s);
             case.set_classname(path.clone());
             suite.add_test_case(case);
         }
         if let Err(e) = &page.cleanup {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_message(format!("cleanup failed: {}", crate::error_chain(e)));
-            let mut case = TestCase::new(format!("{path}: cleanup"), s);
+            let mut case = TestCase::new(format!("{path}: cleanup{tag}"), s);
             case.set_classname(path.clone());
             suite.add_test_case(case);
         }
@@ -377,6 +392,54 @@ pub fn junit(pages: &[PageRun], engine: &str, elapsed: Duration) -> String {
     report
         .to_string()
         .unwrap_or_else(|e| format!("<!-- cannot serialize the report: {e} -->"))
+}
+
+/// The block × engine table of a matrix run: a row per block (`page:line`), a column per engine kind, each
+/// cell the block's verdict there (`-` where it did not run).
+pub fn matrix_table(runs: &[EngineRun]) -> String {
+    let mut rows: Vec<String> = Vec::new();
+    let mut cells: BTreeMap<(String, usize), &'static str> = BTreeMap::new();
+    for (column, run) in runs.iter().enumerate() {
+        for page in run.pages {
+            for block in &page.blocks {
+                let row = format!("{}:{}", page.path.display(), block.line);
+                if !rows.contains(&row) {
+                    rows.push(row.clone());
+                }
+                cells.insert((row, column), verdict_word(block).0);
+            }
+        }
+    }
+    let header: Vec<&str> = runs.iter().map(|r| r.kind.unwrap_or("engine")).collect();
+    let first = rows.iter().map(String::len).max().unwrap_or(0).max(5);
+    let widths: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .map(|(column, h)| {
+            cells
+                .iter()
+                .filter(|((_, c), _)| *c == column)
+                .map(|(_, cell)| cell.len())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = format!("{:first$}", "block");
+    for (h, w) in header.iter().zip(&widths) {
+        out.push_str(&format!("  {h:w$}"));
+    }
+    out.push('\n');
+    for row in &rows {
+        out.push_str(&format!("{row:first$}"));
+        for (column, w) in widths.iter().enumerate() {
+            let cell = cells.get(&(row.clone(), column)).copied().unwrap_or("-");
+            out.push_str(&format!("  {cell:w$}"));
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -433,7 +496,14 @@ mod tests {
             problem: None,
             elapsed: Duration::from_secs(3),
         }];
-        let xml = junit(&pages, "Docker 20.10.24", Duration::from_secs(4));
+        let xml = junit(
+            &[EngineRun {
+                kind: None,
+                engine: "Docker 20.10.24",
+                pages: &pages,
+            }],
+            Duration::from_secs(4),
+        );
         assert!(xml.contains("tests=\"3\""), "{xml}");
         assert!(xml.contains("failures=\"1\""), "{xml}");
         assert!(xml.contains("skipped=\"1\""), "{xml}");
@@ -441,5 +511,42 @@ mod tests {
         assert!(xml.contains("name=\"src/p.md:9\""), "{xml}");
         assert!(xml.contains("src/p.md:10: $ echo hi"), "{xml}");
         assert!(xml.contains("-hello"), "{xml}");
+    }
+
+    // A matrix run reports each block once per engine kind: CI must tell which engine a failure was on.
+    #[test]
+    fn matrix_runs_name_the_engine_in_junit_and_the_table() {
+        let page = |verdict| PageRun {
+            path: "src/p.md".into(),
+            blocks: vec![block(3, Verdict::Verified), block(9, verdict)],
+            cleanup: Ok(Default::default()),
+            problem: None,
+            elapsed: Duration::from_secs(1),
+        };
+        let old = vec![page(Verdict::Verified)];
+        let new = vec![page(Verdict::Failed(Vec::new()))];
+        let runs = [
+            EngineRun {
+                kind: Some("docker-20.10"),
+                engine: "Docker 20.10.24+dfsg1 (API 1.41)",
+                pages: &old,
+            },
+            EngineRun {
+                kind: Some("docker-26.1"),
+                engine: "Docker 26.1.5+dfsg1 (API 1.45)",
+                pages: &new,
+            },
+        ];
+        let xml = junit(&runs, Duration::from_secs(2));
+        assert!(xml.contains("name=\"src/p.md:9 [docker-26.1]\""), "{xml}");
+        assert!(xml.contains("name=\"src/p.md:9 [docker-20.10]\""), "{xml}");
+        assert!(xml.contains("tests=\"4\""), "{xml}");
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert_eq!(
+            matrix_table(&runs),
+            "block       docker-20.10  docker-26.1\n\
+             src/p.md:3  verified      verified\n\
+             src/p.md:9  verified      FAILED\n"
+        );
     }
 }

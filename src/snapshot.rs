@@ -316,6 +316,13 @@ pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.snap"))
 }
 
+/// The name of a block's snapshot for one engine kind of the book's matrix, kept only where that engine's
+/// transcript differs from the book's first kind: insta's own `NAME@SUFFIX` form, so review and accept
+/// treat it as any snapshot.
+pub fn engine_name(name: &str, kind: &str) -> String {
+    format!("{name}@{}", slug(kind))
+}
+
 /// The pending file `mdbook-docktest review` and insta's review look for.
 pub(crate) fn pending_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.snap.new"))

@@ -2,8 +2,12 @@
 //!
 //! A recipe (`[preprocessor.docktest.images."nginx:alpine"]` in book.toml) describes a stand-in: the host's
 //! static busybox with a symlink for every applet, a few generated base files (`/etc/passwd`, `/etc/os-release`,
-//! `/tmp`, …), then the recipe's `files` directory on top. The rootfs is a tar built in memory and imported the
-//! way `docker import` does it (`POST /images/create?fromSrc=-`), which takes about 0.1 s and needs no registry.
+//! `/tmp`, …), then the recipe's `files` directory on top. The rootfs is a tar built in memory, wrapped with
+//! its image config in the archive `docker save` writes, and loaded (`POST /images/load`), which needs no
+//! registry. Not `docker import` (`POST /images/create?fromSrc=-` with `changes`): bollard sends the changes
+//! as one newline-joined value, which dockerd parses as a Dockerfile but Podman reads as one instruction, so
+//! on Podman the stand-in's `PATH` held the whole list and nothing in it could be run ("unable to upgrade to
+//! tcp, received 409" on every attached `docker run`), and Podman also drops the import's tag.
 //!
 //! The tar is deterministic (sorted entries, mtime 0, owner root): the same recipe and busybox give the same
 //! layer. Its digest is kept in a label, so a stand-in whose recipe or files changed is rebuilt, while an image
@@ -20,11 +24,14 @@ use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
 use bollard::query_parameters::{
-    CreateImageOptionsBuilder, ListImagesOptionsBuilder, RemoveImageOptions,
+    CreateImageOptionsBuilder, ImportImageOptionsBuilder, ListImagesOptionsBuilder,
+    RemoveImageOptions,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+
+use serde_json::{json, Map, Value};
 
 use crate::config::{ImageBase, ImageRecipe};
 
@@ -38,7 +45,7 @@ const BUSYBOX_FIX: &str = "install a static busybox with `apt-get install busybo
 /// A pull that has not finished by then is given up for the recipe. Offline, a pull fails within a few
 /// milliseconds (the registry's name does not resolve); the bound is for networks that drop packets instead.
 const PULL_TIMEOUT: Duration = Duration::from_secs(15);
-/// alpine's `PATH`; an imported image has no environment of its own.
+/// alpine's `PATH`; a stand-in has no environment but the one its config gives.
 const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Where an image the book uses came from.
@@ -113,7 +120,7 @@ pub enum ImageError {
         #[source]
         source: BollardError,
     },
-    #[error("cannot import the stand-in image {reference}")]
+    #[error("cannot load the stand-in image {reference}")]
     ImportImage {
         reference: String,
         #[source]
@@ -440,22 +447,13 @@ async fn remove_outdated_stand_ins(docker: &Docker) {
     }
 }
 
-/// `docker import - REPO:TAG` with the recipe's changes.
+/// `docker load` of the stand-in: its layer and config in the archive `docker save` writes, tagged
+/// `reference`. dockerd and Podman read this format alike (Podman stores the tag as
+/// `docker.io/library/…`, the name its Docker API looks a short name up by).
 async fn import(docker: &Docker, reference: &str, built: StandIn) -> Result<(), ImageError> {
-    let (repo, tag) =
-        split_reference(reference).expect("a built stand-in has a name:tag reference");
-    let options = CreateImageOptionsBuilder::new()
-        .from_src("-")
-        .repo(repo)
-        .tag(tag)
-        .message("docktest stand-in")
-        .changes(built.changes)
-        .build();
-    let mut progress = docker.create_image(
-        Some(options),
-        Some(bollard::body_full(built.tar.into())),
-        None,
-    );
+    let archive = image_archive(reference, &built);
+    let options = ImportImageOptionsBuilder::new().quiet(true).build();
+    let mut progress = docker.import_image(options, bollard::body_full(archive.into()), None);
     while let Some(message) = progress.next().await {
         message.map_err(|source| ImageError::ImportImage {
             reference: reference.to_owned(),
@@ -465,13 +463,61 @@ async fn import(docker: &Docker, reference: &str, built: StandIn) -> Result<(), 
     Ok(())
 }
 
-/// A stand-in ready to import.
+/// The archive `docker save` writes for one image of one layer: `manifest.json`, the config named by its
+/// digest, the layer.
+fn image_archive(reference: &str, built: &StandIn) -> Vec<u8> {
+    let layer_digest = format!("sha256:{:x}", Sha256::digest(&built.tar));
+    let config = json!({
+        "architecture": oci_arch(),
+        "os": "linux",
+        "created": humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        "config": built.config,
+        "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
+        "history": [{ "created_by": "docktest stand-in" }],
+    });
+    let config = serde_json::to_vec(&config).expect("JSON into memory");
+    let config_name = format!("{:x}.json", Sha256::digest(&config));
+    let manifest = json!([{
+        "Config": config_name,
+        "RepoTags": [reference],
+        "Layers": ["layer.tar"],
+    }]);
+    let manifest = serde_json::to_vec(&manifest).expect("JSON into memory");
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data) in [
+        ("layer.tar", built.tar.as_slice()),
+        (config_name.as_str(), config.as_slice()),
+        ("manifest.json", manifest.as_slice()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(0);
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, path, data)
+            .expect("tar entry into memory");
+    }
+    tar.into_inner().expect("tar into memory")
+}
+
+/// This machine's architecture as image configs name it.
+fn oci_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// A stand-in ready to load.
 #[derive(Debug)]
 struct StandIn {
     tar: Vec<u8>,
-    /// Dockerfile instructions applied on import (`CMD`, `EXPOSE`, `LABEL`, …).
-    changes: Vec<String>,
-    /// `sha256:` of the tar and the changes but the digest label itself.
+    /// The image config's `config` object (`Env`, `Cmd`, `ExposedPorts`, `Labels`, …).
+    config: Value,
+    /// `sha256:` of the tar and the config but the digest label itself.
     digest: String,
 }
 
@@ -508,19 +554,16 @@ fn build_stand_in(
         .clone()
         .unwrap_or_else(default_description);
     let tar = rootfs_tar(busybox, reference, &description, overlay);
-    let mut changes = image_changes(reference, recipe, &description)?;
+    let mut config = image_config(reference, recipe, &description)?;
 
     let mut hasher = Sha256::new();
     hasher.update(&tar);
-    for change in &changes {
-        hasher.update(change.as_bytes());
-        hasher.update(b"\n");
-    }
+    hasher.update(serde_json::to_vec(&config).expect("JSON into memory"));
     let digest = format!("sha256:{:x}", hasher.finalize());
-    changes.push(format!("LABEL {RECIPE_DIGEST_LABEL}={digest}"));
+    config["Labels"][RECIPE_DIGEST_LABEL] = Value::String(digest.clone());
     Ok(StandIn {
         tar,
-        changes,
+        config,
         digest,
     })
 }
@@ -540,94 +583,73 @@ fn split_reference(reference: &str) -> Option<(&str, &str)> {
     })
 }
 
-/// The Dockerfile instructions `docker import --change` would be given for the recipe.
-fn image_changes(
+/// The image config the recipe gives (the `config` object of the image's JSON): what `docker import
+/// --change` would set.
+fn image_config(
     reference: &str,
     recipe: &ImageRecipe,
     description: &str,
-) -> Result<Vec<String>, ImageError> {
+) -> Result<Value, ImageError> {
     let invalid = |problem: String| ImageError::RecipeInvalid {
         reference: reference.to_owned(),
         problem,
     };
-    let mut changes = vec![format!("ENV {}", env_instruction(PATH_ENV).expect("valid"))];
+    let mut env = vec![Value::String(PATH_ENV.to_owned())];
     for pair in &recipe.env {
-        let env = env_instruction(pair)
-            .ok_or_else(|| invalid(format!("`env` entry {pair:?} is not KEY=value")))?;
-        changes.push(format!("ENV {env}"));
+        if !is_env_pair(pair) {
+            return Err(invalid(format!("`env` entry {pair:?} is not KEY=value")));
+        }
+        env.push(Value::String(pair.clone()));
     }
+    let mut config = Map::new();
+    config.insert("Env".to_owned(), Value::Array(env));
     if let Some(workdir) = &recipe.workdir {
         if !workdir.starts_with('/') || workdir.contains('\n') {
             return Err(invalid(format!(
                 "`workdir` {workdir:?} is not an absolute path"
             )));
         }
-        changes.push(format!("WORKDIR {workdir}"));
+        config.insert("WorkingDir".to_owned(), Value::String(workdir.clone()));
     }
+    let mut exposed = Map::new();
     for port in &recipe.expose {
-        let valid = match port.split_once('/') {
-            Some((number, protocol)) => {
-                number.parse::<u16>().is_ok() && matches!(protocol, "tcp" | "udp" | "sctp")
+        let key = match port.split_once('/') {
+            Some((number, protocol))
+                if number.parse::<u16>().is_ok() && matches!(protocol, "tcp" | "udp" | "sctp") =>
+            {
+                port.clone()
             }
-            None => port.parse::<u16>().is_ok(),
+            None if port.parse::<u16>().is_ok() => format!("{port}/tcp"),
+            _ => {
+                return Err(invalid(format!(
+                    "`expose` entry {port:?} is not PORT[/tcp|udp|sctp]"
+                )))
+            }
         };
-        if !valid {
-            return Err(invalid(format!(
-                "`expose` entry {port:?} is not PORT[/tcp|udp|sctp]"
-            )));
-        }
-        changes.push(format!("EXPOSE {port}"));
+        exposed.insert(key, json!({}));
+    }
+    if !exposed.is_empty() {
+        config.insert("ExposedPorts".to_owned(), Value::Object(exposed));
     }
     if !recipe.cmd.is_empty() {
-        let words: Vec<String> = recipe.cmd.iter().map(|word| json_string(word)).collect();
-        changes.push(format!("CMD [{}]", words.join(", ")));
+        config.insert("Cmd".to_owned(), json!(recipe.cmd));
     }
-    changes.push(format!(
-        "LABEL {STAND_IN_LABEL}={}",
-        dockerfile_quote(&description.replace('\n', " "))
-    ));
-    Ok(changes)
+    config.insert(
+        "Labels".to_owned(),
+        json!({ STAND_IN_LABEL: description.replace('\n', " ") }),
+    );
+    Ok(Value::Object(config))
 }
 
-/// `KEY="value"` for an `ENV` instruction; `None` unless `pair` is `KEY=value`.
-fn env_instruction(pair: &str) -> Option<String> {
-    let (key, value) = pair.split_once('=')?;
-    let key_ok = !key.is_empty()
+/// Whether `pair` is `KEY=value` with a key a shell could name.
+fn is_env_pair(pair: &str) -> bool {
+    let Some((key, value)) = pair.split_once('=') else {
+        return false;
+    };
+    !key.is_empty()
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !key.starts_with(|c: char| c.is_ascii_digit());
-    (key_ok && !value.contains('\n')).then(|| format!("{key}={}", dockerfile_quote(value)))
-}
-
-/// A double-quoted Dockerfile word: `$` is not expanded, `"` and `\` are escaped.
-fn dockerfile_quote(text: &str) -> String {
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for c in text.chars() {
-        if matches!(c, '"' | '\\' | '$') {
-            quoted.push('\\');
-        }
-        quoted.push(c);
-    }
-    quoted.push('"');
-    quoted
-}
-
-/// A JSON string, for the exec form of `CMD`.
-fn json_string(text: &str) -> String {
-    let mut json = String::with_capacity(text.len() + 2);
-    json.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => json.push_str("\\\""),
-            '\\' => json.push_str("\\\\"),
-            '\n' => json.push_str("\\n"),
-            '\t' => json.push_str("\\t"),
-            c if u32::from(c) < 0x20 => json.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => json.push(c),
-        }
-    }
-    json.push('"');
-    json
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && !value.contains('\n')
 }
 
 /// The host's static busybox: its bytes, where its applets go, and its version line.
@@ -1227,9 +1249,9 @@ mod tests {
         assert_eq!(elf_is_static(b"#!/bin/sh\n"), None);
     }
 
-    // Changes are Dockerfile syntax: quoting must survive an apostrophe, spaces and `$`.
+    // The config is taken as written: no Dockerfile quoting for an apostrophe, spaces or `$` to survive.
     #[test]
-    fn changes_are_quoted() {
+    fn config_keeps_values_as_written() {
         let recipe = ImageRecipe {
             base: ImageBase::Busybox,
             files: None,
@@ -1239,33 +1261,67 @@ mod tests {
                 "-h".into(),
                 "/srv/a \"b\"".into(),
             ],
-            expose: vec!["80/tcp".into()],
+            expose: vec!["80/tcp".into(), "53/udp".into(), "8080".into()],
             env: vec!["GREETING=hello $USER".into()],
             workdir: Some("/srv".into()),
             description: None,
         };
-        let changes = image_changes(
+        let config = image_config(
             "nginx:alpine",
             &recipe,
             "busybox httpd serving nginx's page",
         )
         .unwrap();
         assert_eq!(
-            changes,
-            [
-                "ENV PATH=\"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\"",
-                "ENV GREETING=\"hello \\$USER\"",
-                "WORKDIR /srv",
-                "EXPOSE 80/tcp",
-                "CMD [\"httpd\", \"-f\", \"-h\", \"/srv/a \\\"b\\\"\"]",
-                "LABEL org.docktest.stand-in=\"busybox httpd serving nginx's page\"",
-            ]
+            config,
+            json!({
+                "Env": [
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "GREETING=hello $USER",
+                ],
+                "WorkingDir": "/srv",
+                "ExposedPorts": { "80/tcp": {}, "53/udp": {}, "8080/tcp": {} },
+                "Cmd": ["httpd", "-f", "-h", "/srv/a \"b\""],
+                "Labels": { "org.docktest.stand-in": "busybox httpd serving nginx's page" },
+            })
         );
         let bad = ImageRecipe {
             expose: vec!["http".into()],
             ..recipe
         };
-        assert!(image_changes("nginx:alpine", &bad, "x").is_err());
+        assert!(image_config("nginx:alpine", &bad, "x").is_err());
+    }
+
+    // On Podman the stand-in's PATH held every import change at once, so no command in it could run and
+    // each attached `docker run` failed with "unable to upgrade to tcp, received 409": the archive carries
+    // the config as JSON, one value per variable, and the tag the page uses.
+    #[test]
+    fn the_archive_names_its_config_layer_and_tag() {
+        let built = StandIn {
+            tar: b"layer".to_vec(),
+            config: json!({ "Env": ["PATH=/bin"], "Cmd": ["sh"] }),
+            digest: "sha256:x".into(),
+        };
+        let archive = image_archive("nginx:alpine", &built);
+        let mut files = BTreeMap::new();
+        for entry in tar::Archive::new(archive.as_slice()).entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            io::Read::read_to_end(&mut entry, &mut data).unwrap();
+            files.insert(path, data);
+        }
+        let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        assert_eq!(manifest[0]["RepoTags"], json!(["nginx:alpine"]));
+        assert_eq!(manifest[0]["Layers"], json!(["layer.tar"]));
+        assert_eq!(files["layer.tar"], b"layer");
+        let config_name = manifest[0]["Config"].as_str().unwrap();
+        let config: Value = serde_json::from_slice(&files[config_name]).unwrap();
+        assert_eq!(config["config"]["Env"], json!(["PATH=/bin"]));
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0],
+            json!(format!("sha256:{:x}", Sha256::digest(b"layer")))
+        );
     }
 
     // Tags are split like the docker CLI does, a registry port is not a tag.

@@ -242,18 +242,122 @@ pub fn clean_pool(hosts: &[String]) -> Vec<String> {
     pool
 }
 
-/// The engine's identity, for report headers and snapshots.
+/// Whether `text` names an engine kind (`docker`, `podman-4.3`, `docker-26.1.5`) rather than a DOCKER_HOST.
+pub fn is_kind_name(text: &str) -> bool {
+    let (word, version) = match text.split_once('-') {
+        Some((word, version)) => (word, Some(version)),
+        None => (text, None),
+    };
+    let version_ok = version.is_none_or(|v| {
+        !v.is_empty()
+            && v.split('.')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()))
+    });
+    matches!(word.to_ascii_lowercase().as_str(), "docker" | "podman") && version_ok
+}
+
+/// Whose engine answers the Docker API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Product {
+    Docker,
+    /// Podman's Docker-compatible service (`podman system service`).
+    Podman,
+}
+
+impl Product {
+    /// `docker`, `podman`: the first word of a kind's name.
+    pub fn word(self) -> &'static str {
+        match self {
+            Product::Docker => "docker",
+            Product::Podman => "podman",
+        }
+    }
+
+    /// `Docker`, `Podman`: as a reader names it.
+    pub fn title(self) -> &'static str {
+        match self {
+            Product::Docker => "Docker",
+            Product::Podman => "Podman",
+        }
+    }
+
+    /// Podman names its own component "Podman Engine" in `GET /version`; dockerd's is "Engine" (and its
+    /// platform "Docker Engine - Community" in Docker's own builds, nothing in Debian's).
+    fn from_version(version: &bollard::models::SystemVersion) -> Product {
+        let podman = |name: &str| name.to_ascii_lowercase().contains("podman");
+        let by_component = version.components.iter().flatten().any(|c| podman(&c.name));
+        let by_platform = version.platform.as_ref().is_some_and(|p| podman(&p.name));
+        if by_component || by_platform {
+            Product::Podman
+        } else {
+            Product::Docker
+        }
+    }
+}
+
+/// The engine's identity, from its API, for report headers, snapshots and the book's matrix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineInfo {
-    /// `20.10.24+dfsg1`
+    pub product: Product,
+    /// `20.10.24+dfsg1`, `4.3.1`
     pub version: String,
     /// `1.41`
     pub api_version: String,
 }
 
+impl EngineInfo {
+    /// The version without its packaging suffix: `20.10.24+dfsg1` → `20.10.24`.
+    pub fn release(&self) -> &str {
+        self.version
+            .split(['+', '~', '-'])
+            .next()
+            .unwrap_or(&self.version)
+    }
+
+    /// The engine's kind, product and major.minor version as `scripts/engine-start` names kinds:
+    /// `docker-20.10`, `docker-26.1`, `podman-4.3`.
+    pub fn kind(&self) -> String {
+        let mut parts = self.release().split('.');
+        match (parts.next(), parts.next()) {
+            (Some(major), Some(minor)) => format!("{}-{major}.{minor}", self.product.word()),
+            _ => format!("{}-{}", self.product.word(), self.release()),
+        }
+    }
+
+    /// `Docker 26.1.5`, `Podman 4.3.1`: as a reader names the engine.
+    pub fn short_name(&self) -> String {
+        format!("{} {}", self.product.title(), self.release())
+    }
+
+    /// Whether a kind's name denotes this engine: the product alone (`podman`), or the product and a
+    /// version prefix of whole components (`docker-26`, `docker-26.1`, `docker-26.1.5`).
+    pub fn is_kind(&self, name: &str) -> bool {
+        let name = name.trim().to_ascii_lowercase();
+        let (word, version) = match name.split_once('-') {
+            Some((word, version)) => (word, Some(version)),
+            None => (name.as_str(), None),
+        };
+        if word != self.product.word() {
+            return false;
+        }
+        let Some(version) = version else {
+            return true;
+        };
+        let mine: Vec<&str> = self.release().split('.').collect();
+        let wanted: Vec<&str> = version.split('.').collect();
+        wanted.len() <= mine.len() && wanted.iter().zip(&mine).all(|(a, b)| a == b)
+    }
+}
+
 impl std::fmt::Display for EngineInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Docker {} (API {})", self.version, self.api_version)
+        write!(
+            f,
+            "{} {} (API {})",
+            self.product.title(),
+            self.version,
+            self.api_version
+        )
     }
 }
 
@@ -313,6 +417,7 @@ impl Engine {
             .block_on(docker.negotiate_version())
             .map_err(connect_err)?;
         let version = rt.block_on(docker.version()).map_err(connect_err)?;
+        let product = Product::from_version(&version);
         let api_version = version.api_version.unwrap_or_default();
         if parse_api(&api_version).is_none_or(|v| v < MIN_API) {
             return Err(EngineError::TooOld {
@@ -321,6 +426,7 @@ impl Engine {
             });
         }
         let info = EngineInfo {
+            product,
             version: version.version.unwrap_or_else(|| "unknown".to_string()),
             api_version,
         };
@@ -829,6 +935,59 @@ fn short(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn info(product: Product, version: &str) -> EngineInfo {
+        EngineInfo {
+            product,
+            version: version.into(),
+            api_version: "1.41".into(),
+        }
+    }
+
+    // The matrix names engines by kind: Debian's packaging suffix is no part of the version, and a kind's
+    // version is a prefix of whole components (`docker-2` is not Docker 20.10).
+    #[test]
+    fn kinds_are_named_by_product_and_version() {
+        let d20 = info(Product::Docker, "20.10.24+dfsg1");
+        let d26 = info(Product::Docker, "26.1.5+dfsg1");
+        let podman = info(Product::Podman, "4.3.1");
+        assert_eq!(d20.kind(), "docker-20.10");
+        assert_eq!(d26.kind(), "docker-26.1");
+        assert_eq!(podman.kind(), "podman-4.3");
+        assert_eq!(d26.short_name(), "Docker 26.1.5");
+        assert_eq!(podman.to_string(), "Podman 4.3.1 (API 1.41)");
+        assert_eq!(d20.to_string(), "Docker 20.10.24+dfsg1 (API 1.41)");
+        assert!(d26.is_kind("docker") && d26.is_kind("docker-26") && d26.is_kind("Docker-26.1"));
+        assert!(d26.is_kind("docker-26.1.5"));
+        assert!(!d26.is_kind("docker-2") && !d26.is_kind("docker-26.1.5.1"));
+        assert!(!d20.is_kind("podman") && podman.is_kind("podman") && podman.is_kind("podman-4.3"));
+        assert!(is_kind_name("docker-26.1") && is_kind_name("podman") && is_kind_name("docker-20"));
+        assert!(!is_kind_name("unix:///run/docktest/docker.sock") && !is_kind_name("ssh://ci"));
+        assert!(!is_kind_name("docker-") && !is_kind_name("docker-26.x") && !is_kind_name("moby"));
+    }
+
+    // Podman's service says it is Podman only in its components: without looking there it passed for Docker.
+    #[test]
+    fn podman_is_told_by_its_components() {
+        let version: bollard::models::SystemVersion = serde_json::from_value(serde_json::json!({
+            "Platform": { "Name": "linux/amd64/debian-12" },
+            "Components": [
+                { "Name": "Podman Engine", "Version": "4.3.1" },
+                { "Name": "Engine", "Version": "4.3.1" },
+            ],
+            "Version": "4.3.1",
+            "ApiVersion": "1.41",
+        }))
+        .unwrap();
+        assert_eq!(Product::from_version(&version), Product::Podman);
+        let docker: bollard::models::SystemVersion = serde_json::from_value(serde_json::json!({
+            "Platform": { "Name": "" },
+            "Components": [{ "Name": "Engine", "Version": "26.1.5+dfsg1" }],
+            "Version": "26.1.5+dfsg1",
+        }))
+        .unwrap();
+        assert_eq!(Product::from_version(&docker), Product::Docker);
+    }
 
     // An engine older than API 1.41 must be refused, and the comparison must be numeric (1.9 < 1.41).
     #[test]

@@ -54,6 +54,9 @@ pub struct RunOptions {
     pub snapshots: SnapshotMode,
     /// Colored diffs.
     pub color: bool,
+    /// The engine kind of the book's matrix this run is for, when it is not the first: where its transcript
+    /// differs from the first kind's snapshot, it is checked against (and pending as) its own.
+    pub engine_kind: Option<String>,
 }
 
 impl RunOptions {
@@ -568,6 +571,7 @@ mod tests {
             .map(|p| crate::snippet::parse_page(&p, "").unwrap())
             .collect();
         let options = |shard| RunOptions {
+            engine_kind: None,
             filter: Some("net-".into()),
             partition: Some(Partition::new(shard, 2).unwrap()),
             snapshots: SnapshotMode::Skip,

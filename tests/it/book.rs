@@ -28,6 +28,7 @@ fn every_block_of_the_book_is_verified() {
         .map(|engine| engine.inventory().expect("engine inventory"))
         .collect();
     let options = RunOptions {
+        engine_kind: None,
         filter: None,
         partition: None,
         snapshots: SnapshotMode::Skip,

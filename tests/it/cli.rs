@@ -317,3 +317,63 @@ fn partitions_run_every_page_exactly_once() {
     );
     engine.assert_left_as_found();
 }
+
+// A book's matrix runs every page once per engine kind: the report has a column per kind, JUnit names the
+// kind in each case, and a kind whose transcript is the first kind's needs no snapshot of its own. Both kinds
+// here match the one engine CI has, so the test runs wherever the suite does.
+#[test]
+fn a_matrix_runs_every_page_on_each_kind() {
+    let engine = support::locked_engine();
+    let out = tempfile::tempdir().unwrap();
+    let junit = out.path().join("report.xml");
+    let run = test_book(fixture("clean"))
+        .env_remove("DOCKTEST_ENGINES")
+        .args(["--engine", "docker", "--engine", "docker-20.10", "--junit"])
+        .arg(&junit)
+        .run();
+    let stdout = &run.stdout;
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(stdout.contains("\nmatrix: docker\n"), "{stdout}");
+    assert!(stdout.contains("\nmatrix: docker-20.10\n"), "{stdout}");
+    assert!(stdout.contains("2 verified, 0 failed"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l
+            .split_whitespace()
+            .eq(["src/page.md:3", "verified", "verified"])),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("name=\"src/page.md:3 [docker]\""), "{xml}");
+    assert!(
+        xml.contains("name=\"src/page.md:3 [docker-20.10]\""),
+        "{xml}"
+    );
+    let snapshots: Vec<_> = std::fs::read_dir(fixture("clean").join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(snapshots, ["src-page__a-page-that-verifies-1.snap"]);
+    engine.assert_left_as_found();
+}
+
+// A kind the matrix asks for that no engine at hand is: one error naming the kind and what was found, a hint
+// how to start one, exit status 2, nothing run.
+#[test]
+fn a_matrix_kind_without_an_engine_exits_2() {
+    let engine = support::locked_engine();
+    let run = test_book(fixture("clean"))
+        .env_remove("DOCKTEST_ENGINES")
+        .args(["--engine", "podman"])
+        .run();
+    let stderr = &run.stderr;
+    assert_eq!(run.code, Some(2), "{run}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("error: no engine of kind podman")
+            && lines[0].contains("(found: docker-"),
+        "{stderr}"
+    );
+    assert!(lines[1].contains("DOCKTEST_ENGINE_KIND=podman"), "{stderr}");
+    engine.assert_left_as_found();
+}

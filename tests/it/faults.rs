@@ -295,3 +295,37 @@ fn engine_restart_mid_page() {
         "no network left"
     );
 }
+
+// Starting Podman on the names of a running Docker engine ended that engine's containerd and took its socket:
+// the script must refuse (exit 2) before touching anything, and the engine must keep answering.
+#[test]
+fn another_kind_on_a_running_engines_names_is_refused() {
+    let engine = support::locked_engine();
+    let socket = engine
+        .endpoint()
+        .host
+        .strip_prefix("unix://")
+        .expect("the sealed engine listens on a unix socket")
+        .to_string();
+    let run = std::path::Path::new(&socket).parent().unwrap();
+    assert!(
+        run.join("dockerd.pid").exists(),
+        "this test needs a sealed engine started by scripts/engine-start, not {socket}"
+    );
+    let name = run.file_name().unwrap().to_string_lossy().into_owned();
+    let out = Command::new(support::manifest_dir().join("scripts/engine-start"))
+        .env("DOCKTEST_ENGINE_KIND", "podman")
+        .env("DOCKTEST_NETNS_NAME", &name)
+        .env("DOCKTEST_RUN", run)
+        .env("DOCKTEST_STATE", format!("/var/lib/{name}"))
+        .output()
+        .expect("scripts/engine-start runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{name} already runs a docker-")) && stderr.contains("not podman"),
+        "{stderr}"
+    );
+    assert!(Engine::connect(engine.endpoint().clone()).is_ok());
+    engine.assert_left_as_found();
+}
