@@ -14,10 +14,10 @@ fn now() -> u64 {
 }
 
 /// The engine's container events between `since` and now (both in seconds), as `ACTION NAME` lines: what
-/// reached the engine, whatever was cleaned up afterwards. Only containers a docktest run created (they
-/// carry the proxy's label): a `docker run` someone else types on the same engine meanwhile once showed up
-/// here as a create the page never made.
-fn container_events(since: u64) -> Vec<String> {
+/// reached the engine, whatever was cleaned up afterwards. Only containers the run with process ID `run`
+/// created, by the label its proxy puts on them: a `docker run` of another test or user on the same engine
+/// meanwhile once showed up here as a create the page never made.
+fn container_events(since: u64, run: u32) -> Vec<String> {
     let until = (now() + 1).to_string();
     let events = docker(&[
         "events",
@@ -27,12 +27,17 @@ fn container_events(since: u64) -> Vec<String> {
         &until,
         "--filter",
         "type=container",
-        "--filter",
-        "label=io.docktest.journal",
         "--format",
-        "{{.Action}} {{.Actor.Attributes.name}}",
+        "{{.Action}} {{.Actor.Attributes.name}} {{index .Actor.Attributes \"io.docktest.journal\"}}",
     ]);
-    events.lines().map(str::to_string).collect()
+    let ours = format!("{run}-");
+    events
+        .lines()
+        .filter_map(|line| {
+            let (event, owner) = line.rsplit_once(' ')?;
+            owner.starts_with(&ours).then(|| event.to_string())
+        })
+        .collect()
 }
 
 // Bind-mounting `/` read the CI machine's files, `--pid host` saw its processes, and `--privileged` would
@@ -42,9 +47,11 @@ fn container_events(since: u64) -> Vec<String> {
 fn each_power_is_refused_and_nothing_is_created() {
     let engine = support::locked_engine();
     let since = now();
-    let run = test_book(fixture("sandbox"))
+    let child = test_book(fixture("sandbox"))
         .args(["--filter", "refused"])
-        .run();
+        .spawn();
+    let pid = child.id();
+    let run = support::Run::from(child.wait_with_output().expect("mdbook-docktest ends"));
     let out = &run.stdout;
     assert_eq!(run.code, Some(1), "{run}");
     for (block, command, refused, grant) in [
@@ -109,7 +116,7 @@ fn each_power_is_refused_and_nothing_is_created() {
     );
     // The only container that reached the engine is the one the exec page starts on purpose, and the
     // privileged exec into it never did.
-    let events = container_events(since);
+    let events = container_events(since, pid);
     let created: Vec<&String> = events.iter().filter(|e| e.starts_with("create ")).collect();
     assert_eq!(created, ["create dt-sbx-exec"], "{events:#?}");
     assert!(
