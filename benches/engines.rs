@@ -65,10 +65,10 @@ fn main() {
         peak = Some(jobs(root, bin, &engines, runs_of(3)));
     }
     if wants("page") {
-        page(root, bin, &engines, work.path(), runs_of(7));
+        page(root, bin, work.path(), runs_of(7));
     }
     if wants("commands") {
-        commands(root, bin, &engines, work.path(), runs_of(5));
+        commands(bin, work.path(), runs_of(5));
     }
     if wants("memory") {
         memory(&engines, peak);
@@ -338,7 +338,7 @@ fn bash_in_namespace(script: &Path) -> Command {
     cmd
 }
 
-fn page(root: &Path, bin: &Path, _engines: &Engines, work: &Path, runs: usize) {
+fn page(root: &Path, bin: &Path, work: &Path, runs: usize) {
     let book = work.join("page");
     let script = root.join("benches/page.sh");
     let commands = page_commands(&root.join("benches/page/src/page.md"));
@@ -396,7 +396,7 @@ fn trivial(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
     (book, script_path)
 }
 
-fn commands(_root: &Path, bin: &Path, _engines: &Engines, work: &Path, runs: usize) {
+fn commands(bin: &Path, work: &Path, runs: usize) {
     let mut sides = Vec::new();
     for n in [FEW, MANY] {
         let (book, script) = trivial(work, n);
