@@ -4,12 +4,13 @@
 //! instead of judged again.
 //!
 //! One entry per chapter (per book and renderer), in the user's cache folder
-//! (`$XDG_CACHE_HOME/mdbook-docktest`, else `~/.cache/mdbook-docktest`; `DOCKTEST_REPLAY_CACHE` names another
-//! folder, or `off`). An entry holds a key (the binary, the `[preprocessor.docktest]` table, the renderer,
-//! the chapter's path and content) and a digest of every snapshot file the chapter's blocks name, absent
-//! ones included: a hit needs both to be unchanged. Only chapters that replayed with no problem are kept, so
-//! every problem is found and reported afresh. Writing the cache is best effort: a folder that cannot be
-//! written only makes the next build replay again.
+//! (`$XDG_CACHE_HOME/mdbook-docktest`, else `~/.cache/mdbook-docktest`; `DOCKTEST_REPLAY_CACHE` names
+//! another folder, or `off`; with `CI=true` and no `DOCKTEST_REPLAY_CACHE` there is none). An entry holds a
+//! key (the binary, the `[preprocessor.docktest]` table, the renderer, the chapter's path and content) and a
+//! digest of every snapshot file the chapter's blocks name, absent ones included: a hit needs both to be
+//! unchanged. Only chapters that replayed with no problem are kept, so every problem is found and reported
+//! afresh. Writing the cache is best effort: a folder that cannot be written only makes the next build
+//! replay again.
 
 use std::hash::{DefaultHasher, Hasher};
 use std::path::{Path, PathBuf};
@@ -52,6 +53,8 @@ impl ReplayCache {
         let dir = match std::env::var_os(ENV) {
             Some(v) if v == "off" => return None,
             Some(v) if !v.is_empty() => PathBuf::from(v),
+            // A CI machine starts with an empty cache and builds once: writing one would only cost time.
+            _ if crate::cli::ci() => return None,
             _ => std::env::var_os("XDG_CACHE_HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
