@@ -470,8 +470,9 @@ fn stop_on_signals() {
     });
 }
 
-/// Whether CI=true (or any value but `false`/`0`) is set: nothing is written then.
-fn ci() -> bool {
+/// Whether CI=true (or any value but `false`/`0`) is set: nothing is written then (no snapshot, no replay
+/// cache).
+pub(crate) fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 

@@ -300,7 +300,11 @@ impl Config {
                     });
                     OptionsError::Option(culprit.unwrap_or_else(|| e.message().to_string()))
                 })?;
-        config.container_prompts()?;
+        // The book's own prompt patterns must compile; the defaults do (and compiling them costs a cached
+        // replay more than the rest of it).
+        if config.prompts.is_some() {
+            config.container_prompts()?;
+        }
         config.allowed()?;
         Ok(config)
     }

@@ -31,6 +31,7 @@ pub mod matching;
 mod memo;
 pub mod preprocessor;
 pub mod redact;
+mod replay_cache;
 mod report;
 mod review;
 pub mod runner;

@@ -32,6 +32,7 @@ use crate::hints;
 use crate::markdown::with_prefix;
 use crate::matching::{self, Bindings, Piece};
 use crate::redact::{self, Class};
+use crate::replay_cache::ReplayCache;
 use crate::snapshot::{self, Meta, Recorded, Stored};
 use crate::snippet::{self, Block, LineRole, ParseError, Prompts, Status};
 
@@ -747,8 +748,18 @@ pub fn replay_book(
         .get::<toml::Value>("preprocessor.docktest")
         .map_err(PreprocessError::Table)?
         .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-    let config = Config::from_table(table)?;
-    let options = ReplayOptions::new(&config, &ctx.root, BadgeFormat::for_renderer(&ctx.renderer))?;
+    let config = Config::from_table(table.clone())?;
+    let snapshot_dir = config.snapshot_dir(&ctx.root);
+    let format = BadgeFormat::for_renderer(&ctx.renderer);
+    let root = &ctx.root;
+    // Made when a chapter is replayed: a build that takes every chapter from the cache compiles no prompt.
+    let options = std::sync::OnceLock::new();
+    let options = || {
+        options.get_or_init(|| {
+            ReplayOptions::new(&config, root, format)
+                .expect("Config::from_table checked the prompt patterns")
+        })
+    };
     let src_dir = ctx.root.join(&ctx.config.book.src);
 
     // Chapters are independent: take their contents out, replay them on every core, put them back in order.
@@ -760,11 +771,38 @@ pub fn replay_book(
             }
         }
     });
+    // Not `ctx` in the closure below: it is not `Sync`.
+    let renderer = ctx.renderer.as_str();
+    let cache = ReplayCache::open(&table.to_string(), renderer, &snapshot_dir);
     let replay_one = |(source_path, content): &(PathBuf, String)| {
         // As the runner names pages, so snapshot names agree.
         let page_path = Path::new("src").join(source_path);
-        let source = std::fs::read_to_string(src_dir.join(source_path)).ok();
-        replay_page(&page_path, content, source.as_deref(), &options)
+        let replay = || {
+            let source = std::fs::read_to_string(src_dir.join(source_path)).ok();
+            replay_page(&page_path, content, source.as_deref(), options())
+        };
+        let Some(cache) = &cache else {
+            return replay();
+        };
+        if let Some((content, verified)) = cache.get(&page_path, content) {
+            return Ok(ReplayedPage {
+                content,
+                problems: Vec::new(),
+                verified,
+            });
+        }
+        let before = ReplayCache::files(&page_path, content, options());
+        let replayed = replay()?;
+        if let (true, Some(before)) = (replayed.problems.is_empty(), before) {
+            cache.put(
+                &page_path,
+                content,
+                before,
+                &replayed.content,
+                replayed.verified,
+            );
+        }
+        Ok(replayed)
     };
     let mut results = parallel_map(&work, replay_one).into_iter();
     let mut work = work.into_iter();
@@ -804,10 +842,7 @@ pub fn replay_book(
     Ok(BookReplay {
         book,
         root: ctx.root.clone(),
-        snapshot_dir: relative_to(
-            &options.snapshot_dir,
-            &std::env::current_dir().unwrap_or_default(),
-        ),
+        snapshot_dir: relative_to(&snapshot_dir, &std::env::current_dir().unwrap_or_default()),
         problems,
         on_unverified: config.on_unverified,
         verified,
@@ -862,14 +897,27 @@ fn version_warning(caller: &str) -> Option<String> {
 
 /// The preprocessor as mdBook runs it: reads `[context, book]` JSON, writes the book JSON. When an
 /// unverified block must fail the build, nothing is written.
-pub fn preprocess(input: impl Read, mut output: impl Write) -> Result<BookReplay, PreprocessError> {
-    let (ctx, book) =
-        mdbook_preprocessor::parse_input(input).map_err(|e| PreprocessError::Input(e.into()))?;
+pub fn preprocess(
+    mut input: impl Read,
+    mut output: impl Write,
+) -> Result<BookReplay, PreprocessError> {
+    // Whole, then parsed from memory: serde_json reads a slice several times faster than a stream, and
+    // stdout is line-buffered, so the book goes out in one write rather than in a thousand small ones.
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| PreprocessError::Input(e.into()))?;
+    let (ctx, book): (PreprocessorContext, MdBook) =
+        serde_json::from_slice(&bytes).map_err(|e| PreprocessError::Input(e.into()))?;
+    drop(bytes);
     let replay = replay_book(&ctx, book)?;
     if replay.problems.is_empty() || replay.on_unverified == OnUnverified::Warn {
-        serde_json::to_writer(&mut output, &replay.book)
-            .map_err(|e| PreprocessError::Output(e.into()))?;
-        output.flush().map_err(PreprocessError::Output)?;
+        let json =
+            serde_json::to_vec(&replay.book).map_err(|e| PreprocessError::Output(e.into()))?;
+        output
+            .write_all(&json)
+            .and_then(|()| output.flush())
+            .map_err(PreprocessError::Output)?;
     }
     Ok(replay)
 }

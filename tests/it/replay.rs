@@ -21,7 +21,9 @@ fn mdbook_build(book: &Path, env: &[(&str, &str)]) -> (Run, TempDir) {
         .arg(book)
         .arg("-d")
         .arg(dest.path())
-        .env("MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND", BIN);
+        .env("MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND", BIN)
+        // Each build replays afresh, and the user's cache folder is left alone, unless a test asks.
+        .env("DOCKTEST_REPLAY_CACHE", "off");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -156,6 +158,36 @@ fn edited_command_fails_the_build_with_file_and_line() {
         "{stderr}"
     );
     assert!(!dest.path().join("basics.html").exists());
+}
+
+// A rebuild takes unchanged chapters from the replay cache and publishes the same book; a snapshot changed
+// since then is judged again at once, so a stale block still fails the build.
+#[test]
+fn rebuild_from_the_cache_sees_a_changed_snapshot() {
+    let book = fixture_copy("replay");
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("DOCKTEST_REPLAY_CACHE", cache.path().to_str().unwrap())];
+    let (first, first_dest) = mdbook_build(book.path(), &env);
+    assert!(first.success(), "{first}");
+    let entries = std::fs::read_dir(cache.path()).unwrap().count();
+    assert!(entries > 0, "the first build cached nothing");
+    let (second, second_dest) = mdbook_build(book.path(), &env);
+    assert!(second.success(), "{second}");
+    let page = |dest: &TempDir| std::fs::read_to_string(dest.path().join("basics.html")).unwrap();
+    assert_eq!(page(&first_dest), page(&second_dest));
+
+    edit(
+        &book,
+        "snapshots/src-basics__wildcards.snap",
+        "delta",
+        "epsilon",
+    );
+    let (third, _dest) = mdbook_build(book.path(), &env);
+    assert!(!third.success(), "{third}");
+    assert!(
+        third.stderr.contains("src/basics.md:12: stale: "),
+        "{third}"
+    );
 }
 
 // A changed expected output (the command unchanged) is stale too, named at the command's line.

@@ -1,0 +1,607 @@
+//! What running pages costs (a benchmark that prints, not a timed test; `scripts/bench`), on the sealed
+//! engines `scripts/engine-start 3` starts (DOCKER_HOST, DOCKTEST_NETNS, DOCKTEST_ENGINES). Each part
+//! alternates its two sides run by run, so both see the same busy machine, and prints medians and the
+//! median of the paired ratios next to its goal:
+//!
+//! - `jobs`: the guide with `--jobs 1` against `--jobs 3` (goal ≤ 0.4×). The engines are watched while
+//!   each runs: the `--jobs 1` run must use one engine only, the `--jobs 3` run more than one;
+//! - `page`: `benches/page` (one page of ten commands) against `benches/page.sh`, the same commands as a
+//!   plain `bash -e` script through the docker CLI in the engine's namespace (goal ≤ 1.05×). Both must hold
+//!   the same commands;
+//! - `commands`: docktest's own time per command beyond the command's, from pages of few and of many trivial
+//!   commands against the same commands in bash (the slope: fixed costs cancel out; goal ≤ 5 ms);
+//! - `memory`: the resident memory of each engine's dockerd, containerd and shims, from /proc, idle and
+//!   (with `jobs`) at the peak of the runs.
+//!
+//! `cargo bench --bench engines -- page commands` runs only those parts; `DOCKTEST_BENCH_RUNS=N` sets the
+//! number of runs of each side.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mdbook_docktest::snippet;
+
+const PARTS: [&str; 4] = ["jobs", "page", "commands", "memory"];
+
+/// The trivial-command pages: few and many commands, for the slope.
+const FEW: usize = 10;
+const MANY: usize = 110;
+
+fn main() {
+    // cargo bench passes `--bench`; the rest name parts.
+    let asked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    for part in &asked {
+        assert!(
+            PARTS.contains(&part.as_str()),
+            "unknown part `{part}`: the parts are {}",
+            PARTS.join(", ")
+        );
+    }
+    let runs_of = |default: usize| {
+        std::env::var("DOCKTEST_BENCH_RUNS")
+            .ok()
+            .map(|v| v.parse().expect("DOCKTEST_BENCH_RUNS is a number"))
+            .unwrap_or(default)
+    };
+    let wants = |part: &str| asked.is_empty() || asked.iter().any(|a| a == part);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = Path::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
+    let engines = Engines::from_env();
+    let work = tempfile::tempdir().expect("temporary folder");
+
+    println!(
+        "docktest engine benchmark ({} engines; medians, and the median of paired ratios)",
+        engines.0.len()
+    );
+    let mut peak = None;
+    if wants("jobs") {
+        peak = Some(jobs(root, bin, &engines, runs_of(3)));
+    }
+    if wants("page") {
+        page(root, bin, work.path(), runs_of(7));
+    }
+    if wants("commands") {
+        commands(bin, work.path(), runs_of(5));
+    }
+    if wants("memory") {
+        memory(&engines, peak);
+    }
+}
+
+/// The sealed engines of DOCKTEST_ENGINES, each by its run folder (`/run/docktest-2`: socket, pidfile and
+/// exec root).
+struct Engines(Vec<PathBuf>);
+
+impl Engines {
+    fn from_env() -> Engines {
+        let hint = "start them with `eval \"$(sudo scripts/engine-start 3)\"` (scripts/bench does)";
+        let list = std::env::var("DOCKTEST_ENGINES")
+            .unwrap_or_else(|_| panic!("DOCKTEST_ENGINES is not set: {hint}"));
+        let runs: Vec<PathBuf> = list
+            .split_whitespace()
+            .map(|host| {
+                let sock = host.strip_prefix("unix://").unwrap_or_else(|| {
+                    panic!("{host}: the bench measures the sealed engines of scripts/engine-start")
+                });
+                Path::new(sock).parent().unwrap().to_path_buf()
+            })
+            .collect();
+        for run in &runs {
+            assert!(
+                run.join("dockerd.pid").exists(),
+                "{}: no dockerd.pid; {hint}",
+                run.display()
+            );
+        }
+        assert!(
+            std::env::var_os("DOCKER_HOST").is_some()
+                && std::env::var_os("DOCKTEST_NETNS").is_some(),
+            "DOCKER_HOST and DOCKTEST_NETNS are not set: {hint}"
+        );
+        Engines(runs)
+    }
+
+    fn netns() -> String {
+        std::env::var("DOCKTEST_NETNS").unwrap()
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISSED"
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Two sides timed in turn: the medians of each and the median of their paired ratios (`a / b`).
+struct Paired {
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Paired {
+    fn run(
+        runs: usize,
+        mut a: impl FnMut() -> Duration,
+        mut b: impl FnMut() -> Duration,
+    ) -> Paired {
+        let mut p = Paired {
+            a: Vec::new(),
+            b: Vec::new(),
+        };
+        for _ in 0..runs {
+            p.a.push(a().as_secs_f64());
+            p.b.push(b().as_secs_f64());
+        }
+        p
+    }
+
+    fn medians(&self) -> (f64, f64) {
+        (median(self.a.clone()), median(self.b.clone()))
+    }
+
+    fn ratio(&self) -> f64 {
+        median(self.a.iter().zip(&self.b).map(|(a, b)| a / b).collect())
+    }
+}
+
+/// Runs `cmd`, which must succeed, and returns how long it took and what it printed.
+fn timed(cmd: &mut Command, what: &str) -> (Duration, Output) {
+    let start = Instant::now();
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let elapsed = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (elapsed, out)
+}
+
+/// `mdbook-docktest test BOOK` as CI runs it (nothing written), with `args`.
+fn docktest_test(bin: &Path, book: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.arg("test").arg(book).args(args).env("CI", "true");
+    cmd
+}
+
+/// The summary line of a run (`100 verified, 0 failed in 13 page(s), 26.1s`), without its time.
+fn summary(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(" verified, "))
+        .unwrap_or_else(|| panic!("no summary in:\n{text}"));
+    let line = line.rsplit_once(", ").map_or(line, |(head, _)| head);
+    assert!(line.contains(" 0 failed"), "the run failed: {line}");
+    line.to_string()
+}
+
+fn jobs(root: &Path, bin: &Path, engines: &Engines, runs: usize) -> Memory {
+    let book = root.join("book");
+    let watch = Watch::start(engines);
+    let mut summaries = Vec::new();
+    let mut busy = (Vec::new(), Vec::new());
+    let mut p = Paired {
+        a: Vec::new(),
+        b: Vec::new(),
+    };
+    for _ in 0..runs {
+        for jobs in ["1", "3"] {
+            watch.reset();
+            let (took, out) = timed(
+                &mut docktest_test(bin, &book, &["--jobs", jobs]),
+                &format!("mdbook-docktest test book --jobs {jobs}"),
+            );
+            summaries.push(summary(&out));
+            let (times, used) = if jobs == "1" {
+                (&mut p.a, &mut busy.0)
+            } else {
+                (&mut p.b, &mut busy.1)
+            };
+            times.push(took.as_secs_f64());
+            used.push(watch.engines_used());
+        }
+    }
+    let peak = watch.stop();
+    summaries.dedup();
+    assert_eq!(
+        summaries.len(),
+        1,
+        "--jobs 1 and --jobs 3 disagree: {summaries:?}"
+    );
+    // What would make the comparison empty: a baseline that ran in parallel, or a parallel run that did not.
+    assert!(
+        busy.0.iter().all(|&n| n == 1),
+        "a --jobs 1 run used several engines: {:?}",
+        busy.0
+    );
+    assert!(
+        busy.1.iter().all(|&n| n > 1),
+        "a --jobs 3 run used one engine only: {:?}",
+        busy.1
+    );
+    let (one, three) = p.medians();
+    let ratio = 1.0 / p.ratio();
+    println!("  the guide ({}), {runs} runs each:", summaries[0]);
+    println!("    --jobs 1:                            {one:>7.1} s   (1 engine used)");
+    println!(
+        "    --jobs 3:                            {three:>7.1} s   ({} engines used)",
+        busy.1.iter().min().unwrap()
+    );
+    println!(
+        "    ratio --jobs 3 / --jobs 1:           {ratio:>7.2}x  (goal <= 0.40x) {}",
+        verdict(ratio <= 0.40)
+    );
+    peak
+}
+
+/// A copy of the book in `from` (its book.toml's relative `files` made absolute, so the copy finds the
+/// guide's stand-in files), in `to`, with the snapshots of one accepted run: the bench times verified runs.
+fn book_with_snapshots(from: &Path, to: &Path, bin: &Path) {
+    std::fs::create_dir_all(to.join("src")).unwrap();
+    for entry in std::fs::read_dir(from.join("src")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join("src").join(entry.file_name())).unwrap();
+    }
+    let mut table: toml::Table = std::fs::read_to_string(from.join("book.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    if let Some(toml::Value::Table(images)) = table
+        .get_mut("preprocessor")
+        .and_then(|p| p.get_mut("docktest"))
+        .and_then(|d| d.get_mut("images"))
+    {
+        for (_, image) in images.iter_mut() {
+            if let Some(toml::Value::String(files)) = image.get_mut("files") {
+                let absolute = from.join(files.as_str()).display().to_string();
+                *files = absolute;
+            }
+        }
+    }
+    std::fs::write(to.join("book.toml"), toml::to_string(&table).unwrap()).unwrap();
+    // A first run writes pending snapshots (and exits 1); accepted, they make the next run verify.
+    let out = Command::new(bin)
+        .arg("test")
+        .arg(to)
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let snaps = to.join("snapshots");
+    let pending: Vec<_> = std::fs::read_dir(&snaps)
+        .unwrap_or_else(|e| {
+            panic!(
+                "no snapshots from the first run of {} ({e}):\n{}{}",
+                to.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "new"))
+        .collect();
+    for new in pending {
+        std::fs::rename(&new, new.with_extension("")).unwrap();
+    }
+    summary(&timed(&mut docktest_test(bin, to, &[]), "the verified run").1);
+}
+
+/// The commands of a page, as a reader types them.
+fn page_commands(page: &Path) -> Vec<String> {
+    let content = std::fs::read_to_string(page).unwrap();
+    let parsed = snippet::parse_page(Path::new("src/page.md"), &content).unwrap();
+    parsed
+        .blocks
+        .iter()
+        .flat_map(|b| &b.steps)
+        .map(|s| s.input.join("\n"))
+        .collect()
+}
+
+/// The commands of a bash script: every line but comments, blank lines and `set`.
+fn script_commands(script: &str) -> Vec<String> {
+    script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("set "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `bash -e SCRIPT` in the engine's namespace, as docktest's terminals run (DOCKER_HOST inherited).
+fn bash_in_namespace(script: &Path) -> Command {
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(format!("--net={}", Engines::netns()))
+        .arg("bash")
+        .arg("-e")
+        .arg(script);
+    cmd
+}
+
+fn page(root: &Path, bin: &Path, work: &Path, runs: usize) {
+    let book = work.join("page");
+    let script = root.join("benches/page.sh");
+    let commands = page_commands(&root.join("benches/page/src/page.md"));
+    assert_eq!(
+        commands,
+        script_commands(&std::fs::read_to_string(&script).unwrap()),
+        "benches/page.sh does not run the commands of benches/page/src/page.md"
+    );
+    book_with_snapshots(&root.join("benches/page"), &book, bin);
+    timed(&mut bash_in_namespace(&script), "benches/page.sh");
+    let p = Paired::run(
+        runs,
+        || timed(&mut docktest_test(bin, &book, &[]), "the page").0,
+        || timed(&mut bash_in_namespace(&script), "benches/page.sh").0,
+    );
+    let (docktest, bash) = p.medians();
+    let ratio = p.ratio();
+    println!(
+        "  one page of {} commands (benches/page), {runs} runs each:",
+        commands.len()
+    );
+    println!("    mdbook-docktest test:                {docktest:>7.2} s");
+    println!("    bash -e benches/page.sh:             {bash:>7.2} s");
+    println!(
+        "    ratio:                               {ratio:>7.2}x  (goal <= 1.05x) {}",
+        verdict(ratio <= 1.05)
+    );
+}
+
+/// A book of one page of `n` trivial commands, and the same commands as a bash script, in `dir`.
+fn trivial(dir: &Path, n: usize) -> (PathBuf, PathBuf) {
+    let book = dir.join(format!("trivial-{n}"));
+    let src = dir.join(format!("trivial-{n}-src"));
+    std::fs::create_dir_all(src.join("src")).unwrap();
+    std::fs::write(
+        src.join("book.toml"),
+        "[book]\ntitle = \"trivial\"\n\n[preprocessor.docktest]\nsnapshots = \"snapshots\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("src/SUMMARY.md"),
+        "# Summary\n\n- [Commands](page.md)\n",
+    )
+    .unwrap();
+    let mut page = String::from("# Commands\n\n```console\n");
+    let mut script = String::from("set -e\n");
+    for k in 0..n {
+        page.push_str(&format!("$ echo {k}\n{k}\n"));
+        script.push_str(&format!("echo {k}\n"));
+    }
+    page.push_str("```\n");
+    std::fs::write(src.join("src/page.md"), page).unwrap();
+    let script_path = dir.join(format!("trivial-{n}.sh"));
+    std::fs::write(&script_path, script).unwrap();
+    (book, script_path)
+}
+
+fn commands(bin: &Path, work: &Path, runs: usize) {
+    let mut sides = Vec::new();
+    for n in [FEW, MANY] {
+        let (book, script) = trivial(work, n);
+        let src = book.with_file_name(format!("trivial-{n}-src"));
+        assert_eq!(
+            page_commands(&src.join("src/page.md")),
+            script_commands(&std::fs::read_to_string(&script).unwrap()),
+        );
+        book_with_snapshots(&src, &book, bin);
+        sides.push((n, book, script));
+    }
+    // Four sides in turn: few and many commands, docktest and bash.
+    let mut times: BTreeMap<(usize, bool), Vec<f64>> = BTreeMap::new();
+    for _ in 0..runs {
+        for (n, book, script) in &sides {
+            let page = timed(&mut docktest_test(bin, book, &[]), "the trivial page").0;
+            let bash = timed(&mut bash_in_namespace(script), "the trivial script").0;
+            times
+                .entry((*n, true))
+                .or_default()
+                .push(page.as_secs_f64());
+            times
+                .entry((*n, false))
+                .or_default()
+                .push(bash.as_secs_f64());
+        }
+    }
+    let m = |n: usize, page: bool| median(times[&(n, page)].clone());
+    let per_command =
+        ((m(MANY, true) - m(FEW, true)) - (m(MANY, false) - m(FEW, false))) / (MANY - FEW) as f64;
+    let fixed = (m(FEW, true) - m(FEW, false)) - per_command * FEW as f64;
+    println!("  trivial commands (`$ echo K`), {runs} runs each:");
+    for n in [FEW, MANY] {
+        println!(
+            "    {n:>3} commands: page {:>7.1} ms, bash {:>6.1} ms",
+            m(n, true) * 1000.0,
+            m(n, false) * 1000.0
+        );
+    }
+    println!(
+        "    docktest per command, beyond bash:   {:>7.2} ms  (goal <= 5 ms) {}",
+        per_command * 1000.0,
+        verdict(per_command <= 0.005)
+    );
+    println!(
+        "    docktest per page (start, engine, cleanup): {:>6.0} ms",
+        fixed * 1000.0
+    );
+}
+
+/// The resident memory (KiB) of one engine's processes: dockerd, containerd, and the shims of its running
+/// containers (the containers' own processes are the pages', not the engine's).
+#[derive(Debug, Clone, Copy, Default)]
+struct EngineMemory {
+    dockerd: u64,
+    containerd: u64,
+    shims: u64,
+    shim_count: usize,
+}
+
+impl EngineMemory {
+    fn total(&self) -> u64 {
+        self.dockerd + self.containerd + self.shims
+    }
+}
+
+type Memory = Vec<EngineMemory>;
+
+/// One engine's memory now, from /proc: dockerd by its pidfile, containerd and shims by the engine's exec
+/// root in their command lines (shims leave containerd's process tree when they start).
+fn engine_memory(run: &Path) -> EngineMemory {
+    let pid = std::fs::read_to_string(run.join("dockerd.pid")).unwrap();
+    let exec = format!("{}/exec/", run.display());
+    let mut m = EngineMemory {
+        dockerd: rss(pid.trim()).unwrap_or(0),
+        ..EngineMemory::default()
+    };
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !args.iter().any(|a| a.starts_with(&exec)) {
+            continue;
+        }
+        let program = args[0].rsplit('/').next().unwrap_or_default();
+        let Some(kb) = rss(&name) else { continue };
+        if program.starts_with("containerd-shim") {
+            m.shims += kb;
+            m.shim_count += 1;
+        } else if program == "containerd" {
+            m.containerd += kb;
+        }
+    }
+    m
+}
+
+/// VmRSS of a process, in KiB (None once it has gone).
+fn rss(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Samples every engine's memory while runs go on: the peak of each, and which engines ran containers.
+struct Watch {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<(Memory, Vec<bool>)>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watch {
+    fn start(engines: &Engines) -> Watch {
+        let runs = engines.0.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new((
+            vec![EngineMemory::default(); runs.len()],
+            vec![false; runs.len()],
+        )));
+        let thread = {
+            let (stop, seen) = (stop.clone(), seen.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let now: Memory = runs.iter().map(|r| engine_memory(r)).collect();
+                    let mut seen = seen.lock().unwrap();
+                    for (i, m) in now.iter().enumerate() {
+                        if m.total() > seen.0[i].total() {
+                            seen.0[i] = *m;
+                        }
+                        seen.1[i] |= m.shim_count > 0;
+                    }
+                    drop(seen);
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        };
+        Watch { stop, seen, thread }
+    }
+
+    /// Forgets which engines ran containers (the peak memory stays).
+    fn reset(&self) {
+        let mut seen = self.seen.lock().unwrap();
+        seen.1.iter_mut().for_each(|b| *b = false);
+    }
+
+    /// How many engines ran a container since the last reset.
+    fn engines_used(&self) -> usize {
+        self.seen.lock().unwrap().1.iter().filter(|&&b| b).count()
+    }
+
+    fn stop(self) -> Memory {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        Arc::try_unwrap(self.seen).unwrap().into_inner().unwrap().0
+    }
+}
+
+fn memory(engines: &Engines, peak: Option<Memory>) {
+    let idle: Memory = engines.0.iter().map(|r| engine_memory(r)).collect();
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    println!("  memory of the engines (resident, from /proc):");
+    for (i, run) in engines.0.iter().enumerate() {
+        let m = idle[i];
+        // A process set missing dockerd or containerd would show no cost at all.
+        assert!(
+            m.dockerd > 0 && m.containerd > 0,
+            "{}: dockerd or containerd not found in /proc",
+            run.display()
+        );
+        let at_peak = peak.as_ref().map_or(String::new(), |p| {
+            format!(
+                "; peak during the runs {:>5.1} MB ({} shims)",
+                mb(p[i].total()),
+                p[i].shim_count
+            )
+        });
+        println!(
+            "    {:<22} idle {:>5.1} MB (dockerd {:.1}, containerd {:.1}, {} shims {:.1}){at_peak}",
+            run.display(),
+            mb(m.total()),
+            mb(m.dockerd),
+            mb(m.containerd),
+            m.shim_count,
+            mb(m.shims)
+        );
+    }
+    let total: u64 = idle.iter().map(EngineMemory::total).sum();
+    print!(
+        "    {} engines, idle:                   {:>7.1} MB",
+        engines.0.len(),
+        mb(total)
+    );
+    if let Some(p) = &peak {
+        print!(
+            "; at their peaks {:.1} MB",
+            mb(p.iter().map(EngineMemory::total).sum())
+        );
+    }
+    println!();
+}

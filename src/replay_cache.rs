@@ -1,0 +1,302 @@
+//! Replays remembered between builds. `mdbook build`, and every rebuild `mdbook serve` makes after an edit,
+//! replays each chapter from its snapshots; a chapter whose content, snapshots, options and docktest binary
+//! are those of an earlier build comes out the same, so its published content is kept from that build
+//! instead of judged again.
+//!
+//! One entry per chapter (per book and renderer), in the user's cache folder
+//! (`$XDG_CACHE_HOME/mdbook-docktest`, else `~/.cache/mdbook-docktest`; `DOCKTEST_REPLAY_CACHE` names
+//! another folder, or `off`; with `CI=true` and no `DOCKTEST_REPLAY_CACHE` there is none). An entry holds a
+//! key (the binary, the `[preprocessor.docktest]` table, the renderer, the chapter's path and content) and a
+//! digest of every snapshot file the chapter's blocks name, absent ones included: a hit needs both to be
+//! unchanged. Only chapters that replayed with no problem are kept, so every problem is found and reported
+//! afresh. Writing the cache is best effort: a folder that cannot be written only makes the next build
+//! replay again.
+
+use std::hash::{DefaultHasher, Hasher};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::preprocessor::ReplayOptions;
+use crate::snapshot;
+use crate::snippet;
+
+/// The environment variable naming the cache folder, or `off`.
+pub(crate) const ENV: &str = "DOCKTEST_REPLAY_CACHE";
+
+/// Where the entries of one book and renderer live, and what their keys start from.
+pub(crate) struct ReplayCache {
+    dir: PathBuf,
+    /// The digest of everything besides the chapter that shapes a replay.
+    salt: String,
+    snapshot_dir: PathBuf,
+    renderer: String,
+}
+
+/// What the cache keeps of a chapter.
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    key: String,
+    /// Each snapshot file the chapter's blocks name, and the digest of its bytes (`None`: absent).
+    files: Vec<(PathBuf, Option<String>)>,
+    verified: usize,
+    content: String,
+}
+
+/// The digests of a chapter's snapshot files, taken before its replay.
+pub(crate) struct Files(Vec<(PathBuf, Option<String>)>);
+
+impl ReplayCache {
+    /// The cache for a book whose `[preprocessor.docktest]` table reads `table` and whose snapshots are in
+    /// `snapshot_dir`, replayed for `renderer`; `None` when it is off or no cache folder is known.
+    pub(crate) fn open(table: &str, renderer: &str, snapshot_dir: &Path) -> Option<ReplayCache> {
+        let dir = match std::env::var_os(ENV) {
+            Some(v) if v == "off" => return None,
+            Some(v) if !v.is_empty() => PathBuf::from(v),
+            // A CI machine starts with an empty cache and builds once: writing one would only cost time.
+            _ if crate::cli::ci() => return None,
+            _ => std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?
+                .join("mdbook-docktest"),
+        };
+        ReplayCache::at(dir, table, renderer, snapshot_dir)
+    }
+
+    /// The cache in `dir`.
+    fn at(dir: PathBuf, table: &str, renderer: &str, snapshot_dir: &Path) -> Option<ReplayCache> {
+        // A rebuilt docktest may replay differently with the same version number: its own file is in the
+        // key. That also makes std's hasher, whose algorithm may change between Rust releases, safe here.
+        let exe = std::env::current_exe().ok()?;
+        let meta = std::fs::metadata(&exe).ok()?;
+        let modified = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        let salt = digest([
+            env!("CARGO_PKG_VERSION").as_bytes(),
+            exe.as_os_str().as_encoded_bytes(),
+            &meta.len().to_le_bytes(),
+            &modified.as_nanos().to_le_bytes(),
+            table.as_bytes(),
+            renderer.as_bytes(),
+            snapshot_dir.as_os_str().as_encoded_bytes(),
+        ]);
+        Some(ReplayCache {
+            dir,
+            salt,
+            snapshot_dir: snapshot_dir.to_path_buf(),
+            renderer: renderer.to_string(),
+        })
+    }
+
+    fn key(&self, page_path: &Path, content: &str) -> String {
+        digest([
+            self.salt.as_bytes(),
+            page_path.as_os_str().as_encoded_bytes(),
+            content.as_bytes(),
+        ])
+    }
+
+    /// The entry's file: one per chapter of a book (by its snapshot folder) and renderer, replaced as the
+    /// chapter changes, so the cache grows with the books built, not with the edits.
+    fn entry_path(&self, page_path: &Path) -> PathBuf {
+        let name = digest([
+            self.snapshot_dir.as_os_str().as_encoded_bytes(),
+            page_path.as_os_str().as_encoded_bytes(),
+            self.renderer.as_bytes(),
+        ]);
+        self.dir.join(format!("{name}.json"))
+    }
+
+    /// The chapter's published content and its number of verified blocks, when an earlier build replayed
+    /// the same chapter against the same snapshots.
+    pub(crate) fn get(&self, page_path: &Path, content: &str) -> Option<(String, usize)> {
+        let text = std::fs::read(self.entry_path(page_path)).ok()?;
+        let entry: Entry = serde_json::from_slice(&text).ok()?;
+        if entry.key != self.key(page_path, content) {
+            return None;
+        }
+        let unchanged = entry
+            .files
+            .iter()
+            .all(|(path, seen)| file_digest(path) == *seen);
+        unchanged.then_some((entry.content, entry.verified))
+    }
+
+    /// The digests of the snapshot files the chapter's blocks name, taken before it is replayed: an entry
+    /// is written only if they still hold after, so a snapshot rewritten during the build is never paired
+    /// with a replay of its old content. `None` when the chapter does not parse (its replay reports why).
+    pub(crate) fn files(page_path: &Path, content: &str, options: &ReplayOptions) -> Option<Files> {
+        let grammar = snippet::Grammar {
+            prompts: &options.prompts,
+            bare_commands: options.bare_commands,
+        };
+        let page = snippet::parse_page_in(page_path, content, grammar).ok()?;
+        Some(Files(
+            snapshot::names(&page)
+                .iter()
+                .map(|name| {
+                    let path = snapshot::path(&options.snapshot_dir, name);
+                    let seen = file_digest(&path);
+                    (path, seen)
+                })
+                .collect(),
+        ))
+    }
+
+    /// Keeps a chapter that replayed with no problem.
+    pub(crate) fn put(
+        &self,
+        page_path: &Path,
+        content: &str,
+        before: Files,
+        published: &str,
+        verified: usize,
+    ) {
+        if !before
+            .0
+            .iter()
+            .all(|(path, seen)| file_digest(path) == *seen)
+        {
+            return;
+        }
+        let entry = Entry {
+            key: self.key(page_path, content),
+            files: before.0,
+            verified,
+            content: published.to_string(),
+        };
+        let _ = self.write(&self.entry_path(page_path), &entry);
+    }
+
+    /// Writes an entry whole or not at all (a temporary file renamed), so a build running at the same time
+    /// reads the old entry or the new one.
+    fn write(&self, path: &Path, entry: &Entry) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+        serde_json::to_writer(&mut file, entry)?;
+        file.persist(path)?;
+        Ok(())
+    }
+}
+
+/// A 128-bit digest of `parts` in hex, each part length-prefixed so that no two lists of parts run together
+/// alike. No adversary writes both a chapter and its cache, so a fast hash does (SHA-256 cost a build more
+/// than all the rest of a cached replay).
+fn digest<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    let mut halves = [DefaultHasher::new(), DefaultHasher::new()];
+    halves[1].write_u8(1);
+    for part in parts {
+        for h in &mut halves {
+            h.write_u64(part.len() as u64);
+            h.write(part);
+        }
+    }
+    format!("{:016x}{:016x}", halves[0].finish(), halves[1].finish())
+}
+
+fn file_digest(path: &Path) -> Option<String> {
+    std::fs::read(path)
+        .ok()
+        .map(|bytes| digest([bytes.as_slice()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preprocessor::BadgeFormat;
+    use crate::snippet::Prompts;
+
+    const PAGE: &str = "# T\n\n```console\n$ echo hi\nhi\n```\n";
+
+    fn setup() -> (tempfile::TempDir, ReplayOptions, ReplayCache) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ReplayOptions {
+            snapshot_dir: dir.path().join("snapshots"),
+            prompts: Prompts::default(),
+            bare_commands: false,
+            real_output: true,
+            format: BadgeFormat::Html,
+        };
+        std::fs::create_dir_all(&options.snapshot_dir).unwrap();
+        let cache =
+            ReplayCache::at(dir.path().join("cache"), "", "html", &options.snapshot_dir).unwrap();
+        (dir, options, cache)
+    }
+
+    fn snap(options: &ReplayOptions) -> PathBuf {
+        snapshot::path(&options.snapshot_dir, "src-p__t-1")
+    }
+
+    fn put(cache: &ReplayCache, options: &ReplayOptions, content: &str, published: &str) {
+        let page = Path::new("src/p.md");
+        let before = ReplayCache::files(page, content, options).unwrap();
+        cache.put(page, content, before, published, 1);
+    }
+
+    fn get(cache: &ReplayCache, content: &str) -> Option<(String, usize)> {
+        cache.get(Path::new("src/p.md"), content)
+    }
+
+    // A chapter built again with the same content and snapshots is taken from the cache; a change to either
+    // replays it again, a snapshot that appears included.
+    #[test]
+    fn hits_only_when_content_and_snapshots_are_unchanged() {
+        let (_dir, options, cache) = setup();
+        assert_eq!(
+            ReplayCache::files(Path::new("src/p.md"), PAGE, &options)
+                .unwrap()
+                .0
+                .len(),
+            1
+        );
+        std::fs::write(snap(&options), "one").unwrap();
+        put(&cache, &options, PAGE, "published");
+        assert_eq!(get(&cache, PAGE), Some(("published".into(), 1)));
+        assert_eq!(get(&cache, &PAGE.replace("hi\n```", "ho\n```")), None);
+        std::fs::write(snap(&options), "two").unwrap();
+        assert_eq!(get(&cache, PAGE), None);
+
+        std::fs::remove_file(snap(&options)).unwrap();
+        put(&cache, &options, PAGE, "without");
+        assert_eq!(get(&cache, PAGE), Some(("without".into(), 1)));
+        std::fs::write(snap(&options), "one").unwrap();
+        assert_eq!(get(&cache, PAGE), None);
+    }
+
+    // A snapshot rewritten while its chapter replays (a test run beside `mdbook serve`) leaves no entry,
+    // else the old replay would be kept under the new snapshot's digest.
+    #[test]
+    fn a_snapshot_changed_during_the_replay_is_not_cached() {
+        let (_dir, options, cache) = setup();
+        std::fs::write(snap(&options), "old").unwrap();
+        let page = Path::new("src/p.md");
+        let before = ReplayCache::files(page, PAGE, &options).unwrap();
+        std::fs::write(snap(&options), "new").unwrap();
+        cache.put(page, PAGE, before, "replay of old", 1);
+        assert_eq!(get(&cache, PAGE), None);
+    }
+
+    // Another table (options), renderer or docktest binary makes another key.
+    #[test]
+    fn options_and_renderer_are_in_the_key() {
+        let (dir, options, cache) = setup();
+        std::fs::write(snap(&options), "one").unwrap();
+        put(&cache, &options, PAGE, "published");
+        let at = |table, renderer| {
+            ReplayCache::at(
+                dir.path().join("cache"),
+                table,
+                renderer,
+                &options.snapshot_dir,
+            )
+            .unwrap()
+        };
+        assert_eq!(get(&at("real-output = false", "html"), PAGE), None);
+        assert_eq!(get(&at("", "markdown"), PAGE), None);
+        assert_eq!(get(&cache, PAGE), Some(("published".into(), 1)));
+    }
+}
