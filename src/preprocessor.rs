@@ -940,6 +940,7 @@ mod tests {
                 commands: snapshot::command_hash(block),
                 date: "2026-11-26".into(),
                 raw: raw.to_string(),
+                verified_on: Vec::new(),
             };
             std::fs::write(
                 snapshot::path(dir.path(), name),

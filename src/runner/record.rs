@@ -173,6 +173,7 @@ impl PageRunner<'_> {
         let transcript = state.transcript.into_string();
         let meta = Meta {
             raw: state.raw.into_string(),
+            verified_on: Vec::new(),
             ..self.meta(block)
         };
         let snapshot = check_snapshot(self.options, self.snapshot_dir, name, &meta, &transcript);
@@ -213,14 +214,25 @@ fn check_snapshot(
     if let Some(kind) = &options.engine_kind {
         // The book's first kind's snapshot serves every engine whose transcript is the same.
         if let Ok(Some(shared)) = snapshot::read(&snapshot::path(dir, name)) {
-            if snapshot::check(Some(&shared), transcript, &meta.commands) == Check::Matches {
-                let own = snapshot::engine_name(name, kind);
+            let matches =
+                snapshot::check(Some(&shared), transcript, &meta.commands) == Check::Matches;
+            let own = snapshot::engine_name(name, kind);
+            // The shared snapshot keeps which other kinds matched it, for the badge (never under CI=true).
+            if options.snapshots == SnapshotMode::CheckAndWritePending {
+                let engine = matches.then_some(meta.engine.as_str());
+                if let Err(e) = snapshot::mark_verified(dir, name, kind, engine) {
+                    return SnapshotVerdict::Changed {
+                        diff: crate::error_chain(&e),
+                        pending: None,
+                    };
+                }
+            }
+            if matches {
                 if options.snapshots == SnapshotMode::CheckAndWritePending {
                     let _ = std::fs::remove_file(snapshot::pending_path(dir, &own));
                 }
                 return SnapshotVerdict::Matches;
             }
-            let own = snapshot::engine_name(name, kind);
             if !snapshot::path(dir, &own).exists() {
                 // No snapshot of this engine's own yet: the difference is shown against the shared one.
                 return SnapshotVerdict::Changed {
@@ -353,5 +365,62 @@ mod tests {
             matches!(first, SnapshotVerdict::Changed { .. }),
             "{first:?}"
         );
+    }
+
+    // The badge names every kind that verified a block whose transcript was the same on all: the run of a
+    // non-first kind that matched the shared snapshot records itself there, once, forgets itself when it no
+    // longer matches, and writes nothing under CI=true.
+    #[test]
+    fn a_kind_matching_the_shared_snapshot_is_recorded_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Meta {
+            engine: "Docker 20.10.24+dfsg1 (API 1.41)".into(),
+            ..Meta::default()
+        };
+        let body = "$ echo hi\nhi\n";
+        let written = snapshot::write_pending(dir.path(), "hi", &first, body).unwrap();
+        let path = snapshot::path(dir.path(), "hi");
+        std::fs::rename(written, &path).unwrap();
+        let newer = Meta {
+            engine: "Docker 26.1.5+dfsg1 (API 1.45)".into(),
+            ..Meta::default()
+        };
+        let ci = RunOptions {
+            snapshots: SnapshotMode::CheckOnly,
+            ..options(Some("docker-26.1"))
+        };
+        let before = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            check_snapshot(&ci, dir.path(), "hi", &newer, body),
+            SnapshotVerdict::Matches
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+
+        let run = options(Some("docker-26.1"));
+        assert_eq!(
+            check_snapshot(&run, dir.path(), "hi", &newer, body),
+            SnapshotVerdict::Matches
+        );
+        let marked = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            marked.contains("  verified_on: \"docker-26.1: Docker 26.1.5+dfsg1 (API 1.45)\"\n"),
+            "{marked}"
+        );
+        let stored = snapshot::read(&path).unwrap().unwrap();
+        assert_eq!(stored.body, body.trim_end());
+        assert_eq!(
+            snapshot::verified_on(&stored.meta),
+            [("docker-26.1", "Docker 26.1.5+dfsg1 (API 1.45)")]
+        );
+        // Matching again changes nothing.
+        check_snapshot(&run, dir.path(), "hi", &newer, body);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), marked);
+
+        let changed = check_snapshot(&run, dir.path(), "hi", &newer, "$ echo hi\nho\n");
+        assert!(
+            matches!(changed, SnapshotVerdict::Changed { .. }),
+            "{changed:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
     }
 }
