@@ -361,6 +361,22 @@ impl std::fmt::Display for EngineInfo {
     }
 }
 
+/// An engine as [`EngineInfo`]'s `Display` wrote it into a snapshot (`Docker 26.1.5+dfsg1 (API 1.45)`), read
+/// back without the engine: its reader's name and its kind (`Docker 26.1.5`, `docker-26.1`).
+pub fn described(text: &str) -> Option<(String, String)> {
+    let text = text.split(" (API ").next()?.trim();
+    let (title, version) = text.split_once(' ')?;
+    let product = [Product::Docker, Product::Podman]
+        .into_iter()
+        .find(|p| p.title() == title)?;
+    let info = EngineInfo {
+        product,
+        version: version.to_string(),
+        api_version: String::new(),
+    };
+    Some((info.short_name(), info.kind()))
+}
+
 /// The engine objects that exist at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
@@ -942,6 +958,22 @@ mod tests {
             version: version.into(),
             api_version: "1.41".into(),
         }
+    }
+
+    // The badge names engines from the snapshot's text alone: the engine's own words read back.
+    #[test]
+    fn described_reads_back_what_display_wrote() {
+        let written = info(Product::Docker, "26.1.5+dfsg1").to_string();
+        assert_eq!(
+            described(&written),
+            Some(("Docker 26.1.5".to_string(), "docker-26.1".to_string()))
+        );
+        assert_eq!(
+            described("Podman 4.3.1 (API 1.41)"),
+            Some(("Podman 4.3.1".to_string(), "podman-4.3".to_string()))
+        );
+        assert_eq!(described(""), None);
+        assert_eq!(described("Moby 1.0 (API 1.0)"), None);
     }
 
     // The matrix names engines by kind: Debian's packaging suffix is no part of the version, and a kind's
