@@ -321,7 +321,30 @@ pub fn replay_page(
                 own[i].push((kind.clone(), replay));
             }
         }
-        replays[i] = Some(check_block(&page.blocks[i], &snap_path, &mut bindings));
+        let block = &page.blocks[i];
+        // A block for none of the kinds the book is verified on never ran: it is shown as not run.
+        replays[i] = Some(
+            if !options.matrix.is_empty()
+                && block.attrs.ignore.is_none()
+                && !options
+                    .matrix
+                    .iter()
+                    .any(|k| block.attrs.engines.admits_kind(k))
+            {
+                Replay::Ignored(format!(
+                    "not verified on this book's engines ({})",
+                    and_list(
+                        &options
+                            .matrix
+                            .iter()
+                            .map(|k| kind_title(k))
+                            .collect::<Vec<_>>()
+                    )
+                ))
+            } else {
+                check_block(block, &snap_path, &mut bindings)
+            },
+        );
     }
     let coverage: Vec<Coverage> = replays
         .iter()
@@ -678,33 +701,44 @@ fn coverage(
             ..Coverage::default()
         };
     };
-    let mut kinds: Vec<String> = Vec::new();
-    let mut names: Vec<String> = Vec::new();
-    let mut add = |engine: &str, kind: Option<&str>| {
-        let (name, derived) = engine::described(engine)
-            .unwrap_or_else(|| (engine.to_string(), kind.unwrap_or_default().to_string()));
-        let kind = kind.map_or(derived, str::to_string);
-        if !kinds.contains(&kind) && !engine.is_empty() {
-            kinds.push(kind);
-            names.push(name);
+    // Each verifying engine as readers name it, with the kind it ran as (where the snapshot says) and what
+    // its words tell of it.
+    let mut verified: Vec<(String, Option<String>, Option<engine::EngineInfo>)> = Vec::new();
+    let mut add = |text: &str, kind: Option<&str>| {
+        let info = engine::described(text);
+        let name = info
+            .as_ref()
+            .map_or_else(|| text.to_string(), engine::EngineInfo::short_name);
+        if !text.is_empty() {
+            verified.push((name, kind.map(str::to_string), info));
         }
     };
     add(&meta.engine, None);
-    let matched = snapshot::verified_on(meta);
-    for (kind, engine) in &matched {
-        add(engine, Some(kind));
+    for (kind, text) in snapshot::verified_on(meta) {
+        add(text, Some(kind));
     }
     for (kind, replay) in own {
         if let Replay::Verified { meta, .. } = replay {
             add(&meta.engine, Some(kind));
         }
     }
+    let covers = |k: &str| {
+        verified.iter().any(|(_, kind, info)| {
+            kind.as_deref() == Some(k) || info.as_ref().is_some_and(|i| i.is_kind(k))
+        })
+    };
     let not_on = options
         .matrix
         .iter()
-        .filter(|k| block.attrs.engines.admits_kind(k) && !kinds.contains(k))
+        .filter(|k| block.attrs.engines.admits_kind(k) && !covers(k))
         .map(|k| kind_title(k))
         .collect();
+    let mut names: Vec<String> = Vec::new();
+    for (name, _, _) in &verified {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
     Coverage {
         verified_on: names,
         not_on,
@@ -1412,6 +1446,11 @@ mod tests {
         assert_eq!(
             matrix_badge(md, dir.path()),
             "*On Docker 23 and later. Verified on Docker 26.1.5, 2026-11-26*"
+        );
+        let podman = "```console,engines=podman\n$ echo hi\nhi\n```\n";
+        assert_eq!(
+            matrix_badge(podman, dir.path()),
+            "*On Podman. Not run: not verified on this book's engines (Docker 20.10 and Docker 26.1)*"
         );
         let html = replay(md, dir.path()).content;
         assert!(

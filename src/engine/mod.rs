@@ -362,19 +362,18 @@ impl std::fmt::Display for EngineInfo {
 }
 
 /// An engine as [`EngineInfo`]'s `Display` wrote it into a snapshot (`Docker 26.1.5+dfsg1 (API 1.45)`), read
-/// back without the engine: its reader's name and its kind (`Docker 26.1.5`, `docker-26.1`).
-pub fn described(text: &str) -> Option<(String, String)> {
-    let text = text.split(" (API ").next()?.trim();
-    let (title, version) = text.split_once(' ')?;
+/// back without the engine, so that the badge names it and tells its kinds as the matrix names them.
+pub fn described(text: &str) -> Option<EngineInfo> {
+    let (text, api) = text.split_once(" (API ").unwrap_or((text, ""));
+    let (title, version) = text.trim().split_once(' ')?;
     let product = [Product::Docker, Product::Podman]
         .into_iter()
         .find(|p| p.title() == title)?;
-    let info = EngineInfo {
+    Some(EngineInfo {
         product,
         version: version.to_string(),
-        api_version: String::new(),
-    };
-    Some((info.short_name(), info.kind()))
+        api_version: api.trim_end_matches(')').to_string(),
+    })
 }
 
 /// The engine objects that exist at one moment.
@@ -963,15 +962,14 @@ mod tests {
     // The badge names engines from the snapshot's text alone: the engine's own words read back.
     #[test]
     fn described_reads_back_what_display_wrote() {
-        let written = info(Product::Docker, "26.1.5+dfsg1").to_string();
-        assert_eq!(
-            described(&written),
-            Some(("Docker 26.1.5".to_string(), "docker-26.1".to_string()))
-        );
-        assert_eq!(
-            described("Podman 4.3.1 (API 1.41)"),
-            Some(("Podman 4.3.1".to_string(), "podman-4.3".to_string()))
-        );
+        let d26 = EngineInfo {
+            api_version: "1.45".into(),
+            ..info(Product::Docker, "26.1.5+dfsg1")
+        };
+        assert_eq!(described(&d26.to_string()), Some(d26));
+        let podman = described("Podman 4.3.1 (API 1.41)").unwrap();
+        assert_eq!(podman.short_name(), "Podman 4.3.1");
+        assert!(podman.is_kind("podman-4.3"));
         assert_eq!(described(""), None);
         assert_eq!(described("Moby 1.0 (API 1.0)"), None);
     }
