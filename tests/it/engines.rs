@@ -105,3 +105,82 @@ fn blocks_for_some_engines_and_the_trace_of_every_kind() {
     );
     engine.assert_left_as_found();
 }
+
+/// The Docker 26.1 engine `scripts/test` starts beside the Docker 20.10 ones.
+fn docker26() -> String {
+    std::env::var("DOCKTEST_DOCKER26").unwrap_or_else(|_| {
+        panic!(
+            "no Docker 26.1 engine: run the suite with scripts/test, or start one with \
+             `DOCKTEST_ENGINE_KIND=docker-26.1 scripts/engine-start 1` and set DOCKTEST_DOCKER26 to its DOCKER_HOST"
+        )
+    })
+}
+
+// The guide's matrix for real, Docker 20.10 and 26.1: a block for each engine runs on its own only, each
+// verified block names the engines it was verified on, the one both print alike names both, and an output
+// that changes on one engine only fails there, in that engine's column.
+#[test]
+fn docker_20_10_and_26_1() {
+    let engine = support::locked_engine();
+    let newer = docker26();
+    let book = fixture_copy("engines-26");
+    let run = || {
+        test_book(book.path())
+            .env_remove("DOCKTEST_ENGINES")
+            .without_ci()
+            .arg("--engine")
+            .arg(&support::endpoint().host)
+            .arg("--engine")
+            .arg(&newer)
+            .run()
+    };
+    let first = run();
+    assert_eq!(first.code, Some(1), "{first}");
+    assert!(docktest(["accept"]).arg(book.path()).run().success());
+    let second = run();
+    assert_eq!(second.code, Some(0), "{second}");
+    for row in [
+        ["src/page.md:5", "verified", "ignored"],
+        ["src/page.md:12", "ignored", "verified"],
+        ["src/page.md:19", "verified", "verified"],
+    ] {
+        assert!(
+            second.stdout.lines().any(|l| l.split_whitespace().eq(row)),
+            "{row:?}\n{second}"
+        );
+    }
+    let shown = badges(book.path());
+    assert!(
+        shown[0].starts_with("On Docker before 23. Verified on Docker 20.10.24, "),
+        "{shown:?}"
+    );
+    assert!(
+        shown[1].starts_with("On Docker 23 and later. Verified on Docker 26.1.5, "),
+        "{shown:?}"
+    );
+    assert!(
+        shown[2].starts_with("Verified on Docker 20.10.24 and Docker 26.1.5, "),
+        "{shown:?}"
+    );
+
+    let page = book.path().join("src/page.md");
+    let text = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(
+        &page,
+        text.replace("{{.Server.Os}}'\nlinux", "{{.Server.APIVersion}}'\n1.41"),
+    )
+    .unwrap();
+    let changed = run();
+    assert_eq!(changed.code, Some(1), "{changed}");
+    assert!(changed.stdout.contains("-1.41\n      +1.45\n"), "{changed}");
+    assert!(
+        changed.stdout.lines().any(|l| l.split_whitespace().eq([
+            "src/page.md:19",
+            "snapshot",
+            "changed",
+            "FAILED"
+        ])),
+        "{changed}"
+    );
+    engine.assert_left_as_found();
+}
