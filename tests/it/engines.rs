@@ -184,3 +184,27 @@ fn docker_20_10_and_26_1() {
     );
     engine.assert_left_as_found();
 }
+
+// An `engines=` form outside the grammar is bad input: exit 2 naming file:line and the forms there are,
+// before any engine work, nothing written.
+#[test]
+fn an_unknown_engines_form_exits_2_with_file_line() {
+    let book = fixture_copy("engines");
+    let page = book.path().join("src/page.md");
+    let text = std::fs::read_to_string(&page).unwrap();
+    std::fs::write(
+        &page,
+        text.replace("engines=podman", "engines=\"docker>23\""),
+    )
+    .unwrap();
+    let run = test_book(book.path()).without_engine().run();
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(
+        run.stderr.contains(
+            "src/page.md:10: fence attribute `engines`: unknown form `docker>23` (write `docker`, \
+             `docker-26.1`, `docker>=23`, `docker<26`, `!podman`)"
+        ),
+        "{run}"
+    );
+    assert!(!book.path().join("snapshots").exists());
+}
