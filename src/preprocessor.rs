@@ -28,6 +28,7 @@ use mdbook_preprocessor::book::{Book as MdBook, BookItem};
 use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 
 use crate::config::{Config, OnUnverified, OptionsError};
+use crate::engine;
 use crate::hints;
 use crate::markdown::with_prefix;
 use crate::matching::{self, Bindings, Piece};
@@ -66,6 +67,8 @@ pub struct ReplayOptions {
     /// Show real output where the page wrote `...` or `[..]`.
     pub real_output: bool,
     pub format: BadgeFormat,
+    /// book.toml's `matrix`: the kinds a badge says a block was, or was not, verified on.
+    pub matrix: Vec<String>,
 }
 
 impl ReplayOptions {
@@ -80,6 +83,7 @@ impl ReplayOptions {
             bare_commands: config.bare_commands,
             real_output: config.real_output,
             format,
+            matrix: config.matrix.clone(),
         })
     }
 }
@@ -304,10 +308,53 @@ pub fn replay_page(
     let mut bindings = Bindings::new();
     // In the runner's order, so bindings build up as they did in the run.
     let mut replays: Vec<Option<Replay>> = (0..page.blocks.len()).map(|_| None).collect();
+    let mut own: Vec<Vec<(String, Replay)>> = (0..page.blocks.len()).map(|_| Vec::new()).collect();
     for i in page.run_order() {
         let snap_path = snapshot::path(&options.snapshot_dir, &names[i]);
-        replays[i] = Some(check_block(&page.blocks[i], &snap_path, &mut bindings));
+        // A kind's own snapshot replays against the bindings the shared one started from.
+        for kind in options.matrix.iter().skip(1) {
+            let path = snapshot::path(
+                &options.snapshot_dir,
+                &snapshot::engine_name(&names[i], kind),
+            );
+            if path.exists() {
+                let replay = check_block(&page.blocks[i], &path, &mut bindings.clone());
+                own[i].push((kind.clone(), replay));
+            }
+        }
+        let block = &page.blocks[i];
+        // A block for none of the kinds the book is verified on never ran: it is shown as not run.
+        replays[i] = Some(
+            if !options.matrix.is_empty()
+                && block.attrs.ignore.is_none()
+                && !options
+                    .matrix
+                    .iter()
+                    .any(|k| block.attrs.engines.admits_kind(k))
+            {
+                Replay::Ignored(format!(
+                    "not verified on this book's engines ({})",
+                    and_list(
+                        &options
+                            .matrix
+                            .iter()
+                            .map(|k| kind_title(k))
+                            .collect::<Vec<_>>()
+                    )
+                ))
+            } else {
+                check_block(block, &snap_path, &mut bindings)
+            },
+        );
     }
+    let coverage: Vec<Coverage> = replays
+        .iter()
+        .zip(&own)
+        .zip(&page.blocks)
+        .map(|((replay, own), block)| {
+            coverage(replay.as_ref().expect("every block"), own, block, options)
+        })
+        .collect();
     let replays: Vec<Replay> = replays
         .into_iter()
         .map(|r| r.expect("every block"))
@@ -345,7 +392,7 @@ pub fn replay_page(
             render_block(
                 content,
                 block,
-                &replays[i],
+                (&replays[i], &coverage[i]),
                 &shown[i],
                 short,
                 options.format,
@@ -503,7 +550,7 @@ fn reveal(page: &snippet::Page, replays: &[Replay], options: &ReplayOptions) -> 
 fn render_block(
     content: &str,
     block: &Block,
-    replay: &Replay,
+    (replay, coverage): (&Replay, &Coverage),
     shown: &[Option<Vec<Vec<String>>>],
     short: &str,
     format: BadgeFormat,
@@ -556,7 +603,7 @@ fn render_block(
     out.push_str(prefix);
     let roles = (format == BadgeFormat::Html).then(|| encode_roles(&body));
     out.push_str(&badge(
-        replay,
+        (replay, coverage),
         short,
         &block.attrs.allow.names(),
         format,
@@ -628,33 +675,138 @@ fn compact(source: &str) -> String {
     lines.concat()
 }
 
+/// Which engines a block was verified on, for its badge.
+#[derive(Debug, Default)]
+struct Coverage {
+    /// As readers name them, the shared snapshot's engine first: `Docker 20.10.24`, `Docker 26.1.5`.
+    verified_on: Vec<String>,
+    /// Kinds of the book's matrix the block is for but was not verified on, as readers name them.
+    not_on: Vec<String>,
+    /// `engines=` in words: `On Docker 23 and later`.
+    note: Option<String>,
+}
+
+/// The engines that verified a block: its shared snapshot's, the other kinds that matched that snapshot
+/// (its `verified_on`) and those whose own snapshot replays as verified; and the matrix's kinds, among those
+/// the block is for, that are none of these.
+fn coverage(
+    replay: &Replay,
+    own: &[(String, Replay)],
+    block: &Block,
+    options: &ReplayOptions,
+) -> Coverage {
+    let note = block.attrs.engines.note();
+    let Replay::Verified { meta, .. } = replay else {
+        return Coverage {
+            note,
+            ..Coverage::default()
+        };
+    };
+    // Each verifying engine as readers name it, with the kind it ran as (where the snapshot says) and what
+    // its words tell of it.
+    let mut verified: Vec<(String, Option<String>, Option<engine::EngineInfo>)> = Vec::new();
+    let mut add = |text: &str, kind: Option<&str>| {
+        let info = engine::described(text);
+        let name = info
+            .as_ref()
+            .map_or_else(|| text.to_string(), engine::EngineInfo::short_name);
+        if !text.is_empty() {
+            verified.push((name, kind.map(str::to_string), info));
+        }
+    };
+    add(&meta.engine, None);
+    for (kind, text) in snapshot::verified_on(meta) {
+        add(text, Some(kind));
+    }
+    for (kind, replay) in own {
+        if let Replay::Verified { meta, .. } = replay {
+            add(&meta.engine, Some(kind));
+        }
+    }
+    let covers = |k: &str| {
+        verified.iter().any(|(_, kind, info)| {
+            kind.as_deref() == Some(k) || info.as_ref().is_some_and(|i| i.is_kind(k))
+        })
+    };
+    let not_on = options
+        .matrix
+        .iter()
+        .filter(|k| block.attrs.engines.admits_kind(k) && !covers(k))
+        .map(|k| kind_title(k))
+        .collect();
+    let mut names: Vec<String> = Vec::new();
+    for (name, _, _) in &verified {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    Coverage {
+        verified_on: names,
+        not_on,
+        note,
+    }
+}
+
+/// `docker-26.1` as readers name it: `Docker 26.1`.
+fn kind_title(kind: &str) -> String {
+    let (product, version) = kind.split_once('-').unwrap_or((kind, ""));
+    let mut title: String = product
+        .chars()
+        .take(1)
+        .flat_map(char::to_uppercase)
+        .chain(product.chars().skip(1))
+        .collect();
+    if !version.is_empty() {
+        title.push(' ');
+        title.push_str(version);
+    }
+    title
+}
+
+/// `A`, `A and B`, `A, B and C`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// The line under a published block: verified (engine, date), ignored (reason) or not verified; for a
 /// block that runs with powers beyond the sandbox (`allow=`), which ones, so readers know before they paste;
 /// in HTML with the block's line roles for the script ([`encode_roles`]).
 fn badge(
-    replay: &Replay,
+    (replay, coverage): (&Replay, &Coverage),
     short: &str,
     powers: &[String],
     format: BadgeFormat,
     roles: Option<&str>,
 ) -> String {
-    let (class, mark, text) = match replay {
+    let (class, mark, mut text) = match replay {
         Replay::Verified { meta, .. } => {
-            let on = if meta.engine.is_empty() {
+            let on = if coverage.verified_on.is_empty() {
                 String::new()
             } else {
-                format!(" on {}", meta.engine)
+                format!(" on {}", and_list(&coverage.verified_on))
             };
             let date = if meta.date.is_empty() {
                 String::new()
             } else {
                 format!(", {}", meta.date)
             };
-            ("verified", "✓", format!("Verified{on}{date}"))
+            let not_on = if coverage.not_on.is_empty() {
+                String::new()
+            } else {
+                format!("; not verified on {}", and_list(&coverage.not_on))
+            };
+            ("verified", "✓", format!("Verified{on}{date}{not_on}"))
         }
         Replay::Ignored(reason) => ("ignored", "–", format!("Not run: {reason}")),
         Replay::Unverified(_) => ("unverified", "!", format!("Not verified: {short}")),
     };
+    if let Some(note) = &coverage.note {
+        text = format!("{note}. {text}");
+    }
     let powers = match replay {
         Replay::Ignored(_) => None,
         _ if powers.is_empty() => None,
@@ -966,6 +1118,7 @@ pub fn replay_with_defaults(
         bare_commands: false,
         real_output: true,
         format: BadgeFormat::Html,
+        matrix: Vec::new(),
     };
     replay_page(page_path, content, None, &options)
 }
@@ -988,6 +1141,7 @@ mod tests {
                 commands: snapshot::command_hash(block),
                 date: "2026-11-26".into(),
                 raw: raw.to_string(),
+                verified_on: Vec::new(),
             };
             std::fs::write(
                 snapshot::path(dir.path(), name),
@@ -1011,6 +1165,7 @@ mod tests {
             bare_commands: false,
             real_output,
             format: BadgeFormat::Text,
+            matrix: Vec::new(),
         };
         replay_page(Path::new("src/p.md"), md, None, &options).unwrap()
     }
@@ -1019,7 +1174,7 @@ mod tests {
     fn badge_for(roles: &str) -> String {
         format!(
             "<div class=\"docktest-badge docktest-verified\" role=\"note\" data-dt=\"{roles}\"><span \
-             class=\"docktest-mark\" aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24+dfsg1 (API 1.41), \
+             class=\"docktest-mark\" aria-hidden=\"true\">✓</span> Verified on Docker 20.10.24, \
              2026-11-26</div>"
         )
     }
@@ -1259,13 +1414,98 @@ mod tests {
             bare_commands: false,
             real_output: true,
             format: BadgeFormat::Text,
+            matrix: Vec::new(),
         };
         let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
         assert!(
             r.content
-                .contains("```\n*Verified on Docker 20.10.24+dfsg1 (API 1.41), 2026-11-26*\n"),
+                .contains("```\n*Verified on Docker 20.10.24, 2026-11-26*\n"),
             "{}",
             r.content
+        );
+    }
+
+    /// The text badge of the only block of `md`, replayed on the book's matrix of Docker 20.10 and 26.1.
+    fn matrix_badge(md: &str, dir: &Path) -> String {
+        let options = ReplayOptions {
+            snapshot_dir: dir.into(),
+            prompts: Prompts::default(),
+            bare_commands: false,
+            real_output: true,
+            format: BadgeFormat::Text,
+            matrix: vec!["docker-20.10".into(), "docker-26.1".into()],
+        };
+        let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
+        r.content
+            .lines()
+            .find(|l| l.starts_with('*'))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    // The badge names every engine a block was verified on: the shared snapshot's, each kind that matched it
+    // (its verified_on) and each whose own snapshot verifies; a kind of the matrix that did not is named too.
+    #[test]
+    fn badge_names_every_engine_of_the_matrix() {
+        let md = "```console\n$ echo hi\nhi\n```\n";
+        let dir = snapshots(md, &[("$ echo hi\nhi", "")]);
+        assert_eq!(
+            matrix_badge(md, dir.path()),
+            "*Verified on Docker 20.10.24, 2026-11-26; not verified on Docker 26.1*"
+        );
+        let name = snapshot::path(dir.path(), "src-p__top-1");
+        let engine = "Docker 26.1.5+dfsg1 (API 1.45)";
+        snapshot::mark_verified(dir.path(), "src-p__top-1", "docker-26.1", Some(engine)).unwrap();
+        assert_eq!(
+            matrix_badge(md, dir.path()),
+            "*Verified on Docker 20.10.24 and Docker 26.1.5, 2026-11-26*"
+        );
+
+        // Where 26.1 printed something else that the page's output still matches, its own snapshot counts.
+        snapshot::mark_verified(dir.path(), "src-p__top-1", "docker-26.1", None).unwrap();
+        let mut stored = snapshot::read(&name).unwrap().unwrap();
+        stored.meta.engine = engine.into();
+        let own = snapshot::path(
+            dir.path(),
+            &snapshot::engine_name("src-p__top-1", "docker-26.1"),
+        );
+        std::fs::write(&own, snapshot::render(&stored.meta, "$ echo hi\nhi")).unwrap();
+        assert_eq!(
+            matrix_badge(md, dir.path()),
+            "*Verified on Docker 20.10.24 and Docker 26.1.5, 2026-11-26*"
+        );
+        // ... and not when the page's output does not match it.
+        std::fs::write(&own, snapshot::render(&stored.meta, "$ echo hi\nho")).unwrap();
+        assert_eq!(
+            matrix_badge(md, dir.path()),
+            "*Verified on Docker 20.10.24, 2026-11-26; not verified on Docker 26.1*"
+        );
+    }
+
+    // A block for some engines only tells the reader which, and is not missed on the others.
+    #[test]
+    fn engines_attribute_is_a_note_for_the_reader() {
+        let md = "```console,engines=\"docker>=23\"\n$ echo hi\nhi\n```\n";
+        let dir = snapshots(md, &[("$ echo hi\nhi", "")]);
+        let name = snapshot::path(dir.path(), "src-p__top-1");
+        let mut stored = snapshot::read(&name).unwrap().unwrap();
+        stored.meta.engine = "Docker 26.1.5+dfsg1 (API 1.45)".into();
+        std::fs::write(&name, snapshot::render(&stored.meta, &stored.body)).unwrap();
+        assert_eq!(
+            matrix_badge(md, dir.path()),
+            "*On Docker 23 and later. Verified on Docker 26.1.5, 2026-11-26*"
+        );
+        let podman = "```console,engines=podman\n$ echo hi\nhi\n```\n";
+        assert_eq!(
+            matrix_badge(podman, dir.path()),
+            "*On Podman. Not run: not verified on this book's engines (Docker 20.10 and Docker 26.1)*"
+        );
+        let html = replay(md, dir.path()).content;
+        assert!(
+            html.contains(
+                "</span> On Docker 23 and later. Verified on Docker 26.1.5, 2026-11-26</div>"
+            ),
+            "{html}"
         );
     }
 
@@ -1298,6 +1538,7 @@ mod tests {
             bare_commands: false,
             real_output: true,
             format: BadgeFormat::Html,
+            matrix: Vec::new(),
         };
         let r = replay_page(Path::new("src/p.md"), content, Some(source), &options).unwrap();
         assert_eq!(r.problems[0].line, 5);

@@ -140,6 +140,7 @@ mod tests {
             commands: "00".into(),
             date: "2026-12-01".into(),
             raw: String::new(),
+            verified_on: Vec::new(),
         };
         let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
         write("a.snap", render(&meta(3), "$ echo hi\nhi"));

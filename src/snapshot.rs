@@ -48,6 +48,10 @@ pub struct Meta {
     /// The same transcript before redaction: the real values readers are shown where the page wrote
     /// wildcards. Kept in the header because insta does not compare it.
     pub raw: String,
+    /// The other kinds of the book's matrix whose run matched this same snapshot, as `KIND: ENGINE`
+    /// (`docker-26.1: Docker 26.1.5+dfsg1 (API 1.45)`): written by an author's run ([`mark_verified`]),
+    /// read by the badge. A snapshot accepted anew starts without it, as no other kind has matched it yet.
+    pub verified_on: Vec<String>,
 }
 
 /// A stored snapshot.
@@ -494,8 +498,17 @@ pub(crate) fn write_pending(
 
 /// The file insta would write for this snapshot.
 pub(crate) fn render(meta: &Meta, body: &str) -> String {
+    // Only where other kinds matched, so that a book without a matrix sees no new line.
+    let verified_on = if meta.verified_on.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "  verified_on: {}\n",
+            yaml_str(&meta.verified_on.join("\n"))
+        )
+    };
     format!(
-        "---\nsource: {SOURCE}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n  raw: {}\n---\n{}\n",
+        "---\nsource: {SOURCE}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n  raw: {}\n{verified_on}---\n{}\n",
         yaml_str(&meta.block),
         yaml_str(&meta.engine),
         yaml_str(&meta.commands),
@@ -503,6 +516,51 @@ pub(crate) fn render(meta: &Meta, body: &str) -> String {
         yaml_str(&meta.raw),
         normalize(body)
     )
+}
+
+/// Records in the accepted snapshot `name` that the matrix kind `kind` matched it on `engine`, or with
+/// `None` that it no longer does. Writes only when that changes the file, so a run that matched as before
+/// leaves it as it was; the change shows in the book's diff like any snapshot change.
+pub(crate) fn mark_verified(
+    dir: &Path,
+    name: &str,
+    kind: &str,
+    engine: Option<&str>,
+) -> Result<(), SnapshotError> {
+    let path = path(dir, name);
+    let Some(mut stored) = read(&path)? else {
+        return Ok(());
+    };
+    let prefix = format!("{kind}: ");
+    let mut list: Vec<String> = stored
+        .meta
+        .verified_on
+        .iter()
+        .filter(|e| !e.starts_with(&prefix))
+        .cloned()
+        .collect();
+    if let Some(engine) = engine {
+        list.push(format!("{prefix}{engine}"));
+        list.sort();
+    }
+    if list == stored.meta.verified_on {
+        return Ok(());
+    }
+    stored.meta.verified_on = list;
+    std::fs::write(&path, render(&stored.meta, &stored.body)).map_err(|source| {
+        SnapshotError::Write {
+            path: path.clone(),
+            source,
+        }
+    })
+}
+
+/// The kinds and engines of a snapshot's `verified_on`: (`docker-26.1`, `Docker 26.1.5+dfsg1 (API 1.45)`).
+pub fn verified_on(meta: &Meta) -> Vec<(&str, &str)> {
+    meta.verified_on
+        .iter()
+        .filter_map(|e| e.split_once(": "))
+        .collect()
 }
 
 fn normalize(body: &str) -> String {
@@ -574,6 +632,7 @@ fn parse(text: &str) -> Result<Stored, String> {
         commands: String::new(),
         date: String::new(),
         raw: String::new(),
+        verified_on: Vec::new(),
     };
     let mut in_info = false;
     for line in header.lines() {
@@ -598,6 +657,7 @@ fn parse(text: &str) -> Result<Stored, String> {
             "commands" => meta.commands = value,
             "date" => meta.date = value,
             "raw" => meta.raw = value,
+            "verified_on" => meta.verified_on = value.lines().map(str::to_string).collect(),
             _ => {}
         }
     }
@@ -691,6 +751,7 @@ mod tests {
             commands: "0123abcd".into(),
             date: "2026-11-26".into(),
             raw: "$ echo hi\nhi \"there\"\t\\\n? 1\n".into(),
+            verified_on: Vec::new(),
         };
         let body = "$ echo hi\nhi\n? 1";
         let text = render(&meta, body);

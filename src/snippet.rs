@@ -41,6 +41,9 @@ use regex::Regex;
 use crate::engine::policy::Allowed;
 use crate::markdown::{self, Fence};
 
+mod engines;
+pub use engines::Engines;
+
 pub use crate::markdown::BodyLine;
 
 /// Default per-command timeout when a block gives none.
@@ -175,6 +178,8 @@ pub struct Attrs {
     pub json: Json,
     /// `allow="pid-host cap-add"`: powers beyond the page's sandbox this block's commands may use.
     pub allow: Allowed,
+    /// `engines="docker>=23"`: the engine kinds the block is for; on others it is not run.
+    pub engines: Engines,
 }
 
 /// How JSON the page shows is compared with the JSON a command printed (the matcher decides what a match
@@ -201,6 +206,7 @@ impl Default for Attrs {
             bare: false,
             json: Json::Subset,
             allow: Allowed::default(),
+            engines: Engines::default(),
         }
     }
 }
@@ -461,7 +467,8 @@ pub fn parse_page_in(path: &Path, content: &str, grammar: Grammar<'_>) -> Result
 }
 
 const RUNNABLE_LANGS: [&str; 4] = ["console", "sh", "shell", "bash"];
-const KNOWN_ATTRS: &str = "ignore, hidden, teardown, term, timeout, retry, id, bare, json, allow";
+const KNOWN_ATTRS: &str =
+    "ignore, hidden, teardown, term, timeout, retry, id, bare, json, allow, engines";
 const DEFAULT_IGNORE_REASON: &str = "not run";
 const DANGLING_BACKSLASH: &str =
     "the command continues with `\\` past the end of the block; remove the \
@@ -1011,6 +1018,10 @@ fn parse_attrs(text: &str) -> Result<Attrs, String> {
             "bare" => attrs.bare = flag(&name, value)?,
             "json" => attrs.json = json_value(&name, value)?,
             "allow" => attrs.allow = allow_value(&name, value)?,
+            "engines" => {
+                attrs.engines = Engines::parse(&required(&name, value, "\"docker>=23\"")?)
+                    .map_err(|e| format!("fence attribute `{name}`: {e}"))?
+            }
             _ => unreachable!("attribute names are checked above"),
         }
         seen.push(name);
@@ -1679,13 +1690,31 @@ mod tests {
         assert!(a.hidden);
     }
 
+    // `engines` states the kinds a block is for; a form outside its grammar is an error at the fence's line.
+    #[test]
+    fn attribute_engines() {
+        assert!(attrs("console").engines.is_all());
+        let a = attrs(r#"console,engines="docker>=23 !podman""#);
+        assert!(a.engines.admits("docker", "26.1.5"));
+        assert!(!a.engines.admits("docker", "20.10.24"));
+        assert_eq!(
+            attr_error("console,engines=moby"),
+            "src/net.md:3: fence attribute `engines`: unknown form `moby` (write `docker`, `docker-26.1`, \
+             `docker>=23`, `docker<26`, `!podman`)"
+        );
+        assert_eq!(
+            attr_error("console,engines"),
+            "src/net.md:3: fence attribute `engines` needs a value, e.g. `engines=\"docker>=23\"`"
+        );
+    }
+
     // A misspelt attribute names the known ones, at the fence's line.
     #[test]
     fn error_unknown_attribute() {
         assert_eq!(
             attr_error("console,timout=5s"),
             "src/net.md:3: unknown fence attribute `timout` (known: ignore, hidden, teardown, term, timeout, \
-             retry, id, bare, json, allow)"
+             retry, id, bare, json, allow, engines)"
         );
     }
 

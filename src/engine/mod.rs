@@ -361,6 +361,21 @@ impl std::fmt::Display for EngineInfo {
     }
 }
 
+/// An engine as [`EngineInfo`]'s `Display` wrote it into a snapshot (`Docker 26.1.5+dfsg1 (API 1.45)`), read
+/// back without the engine, so that the badge names it and tells its kinds as the matrix names them.
+pub fn described(text: &str) -> Option<EngineInfo> {
+    let (text, api) = text.split_once(" (API ").unwrap_or((text, ""));
+    let (title, version) = text.trim().split_once(' ')?;
+    let product = [Product::Docker, Product::Podman]
+        .into_iter()
+        .find(|p| p.title() == title)?;
+    Some(EngineInfo {
+        product,
+        version: version.to_string(),
+        api_version: api.trim_end_matches(')').to_string(),
+    })
+}
+
 /// The engine objects that exist at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Inventory {
@@ -942,6 +957,21 @@ mod tests {
             version: version.into(),
             api_version: "1.41".into(),
         }
+    }
+
+    // The badge names engines from the snapshot's text alone: the engine's own words read back.
+    #[test]
+    fn described_reads_back_what_display_wrote() {
+        let d26 = EngineInfo {
+            api_version: "1.45".into(),
+            ..info(Product::Docker, "26.1.5+dfsg1")
+        };
+        assert_eq!(described(&d26.to_string()), Some(d26));
+        let podman = described("Podman 4.3.1 (API 1.41)").unwrap();
+        assert_eq!(podman.short_name(), "Podman 4.3.1");
+        assert!(podman.is_kind("podman-4.3"));
+        assert_eq!(described(""), None);
+        assert_eq!(described("Moby 1.0 (API 1.0)"), None);
     }
 
     // The matrix names engines by kind: Debian's packaging suffix is no part of the version, and a kind's

@@ -9,7 +9,7 @@ use super::page::PageScope;
 use super::record::{BlockState, Next};
 use super::{BlockRun, Observer, RunOptions, SnapshotVerdict, StepFailure, Verdict, RETRY_PAUSE};
 use crate::engine::policy::Allowed;
-use crate::engine::{self, CommandResult, StepKind, StepSpec, Terminal};
+use crate::engine::{self, CommandResult, EngineInfo, StepKind, StepSpec, Terminal};
 use crate::matching::Bindings;
 use crate::redact::Redactor;
 use crate::snapshot::{self, Meta};
@@ -43,6 +43,8 @@ pub(super) struct PageRunner<'a> {
     pub(super) snapshot_dir: &'a Path,
     date: &'a str,
     engine_info: String,
+    /// The engine's product word and release (`docker`, `26.1.5`), for `engines=`.
+    platform: (String, String),
     pub(super) redactor: Redactor,
     pub(super) bindings: Bindings,
     /// The powers book.toml grants every block.
@@ -60,7 +62,7 @@ impl<'a> PageRunner<'a> {
         options: &'a RunOptions,
         snapshot_dir: &'a Path,
         date: &'a str,
-        engine_info: String,
+        engine: &EngineInfo,
     ) -> Self {
         PageRunner {
             page,
@@ -69,7 +71,11 @@ impl<'a> PageRunner<'a> {
             options,
             snapshot_dir,
             date,
-            engine_info,
+            engine_info: engine.to_string(),
+            platform: (
+                engine.product.word().to_string(),
+                engine.release().to_string(),
+            ),
             redactor: Redactor::new(),
             bindings: Bindings::default(),
             book_allow,
@@ -91,6 +97,7 @@ impl<'a> PageRunner<'a> {
             commands: snapshot::command_hash(block),
             date: self.date.to_string(),
             raw: String::new(),
+            verified_on: Vec::new(),
         }
     }
 
@@ -102,13 +109,19 @@ impl<'a> PageRunner<'a> {
         observer: &mut dyn Observer,
     ) {
         let block = &self.page.blocks[index];
-        if let Some(reason) = &block.attrs.ignore {
+        let (product, release) = &self.platform;
+        // A block not meant for this engine is left out like an ignored one; the page goes on.
+        let not_here = (!block.attrs.engines.admits(product, release)).then(|| {
+            format!(
+                "not for {product} {release} (engines=\"{}\")",
+                block.attrs.engines.written()
+            )
+        });
+        if let Some(reason) = block.attrs.ignore.clone().or(not_here) {
             let run = BlockRun {
                 line: block.line,
                 name: self.names[index].clone(),
-                verdict: Verdict::Ignored {
-                    reason: reason.clone(),
-                },
+                verdict: Verdict::Ignored { reason },
                 snapshot: SnapshotVerdict::NotChecked,
                 transcript: String::new(),
                 steps: Vec::new(),

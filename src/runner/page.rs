@@ -161,7 +161,7 @@ pub(super) fn run_page(
         options,
         snapshot_dir,
         date,
-        engine.info().to_string(),
+        engine.info(),
     );
     let order = page.run_order();
     let mut teardown_started = false;

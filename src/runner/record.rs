@@ -10,7 +10,7 @@ use super::{
     human, BlockRun, Failure, RunOptions, SnapshotMode, SnapshotVerdict, StepFailure, StepRun,
     Verdict,
 };
-use crate::engine::CommandResult;
+use crate::engine::{self, CommandResult};
 use crate::matching;
 use crate::redact;
 use crate::snapshot::{self, Check, Meta, Recorded, Transcript};
@@ -173,6 +173,7 @@ impl PageRunner<'_> {
         let transcript = state.transcript.into_string();
         let meta = Meta {
             raw: state.raw.into_string(),
+            verified_on: Vec::new(),
             ..self.meta(block)
         };
         let snapshot = check_snapshot(self.options, self.snapshot_dir, name, &meta, &transcript);
@@ -211,16 +212,30 @@ fn check_snapshot(
         return SnapshotVerdict::NotChecked;
     }
     if let Some(kind) = &options.engine_kind {
+        if let Some(verdict) = against_pending(options, dir, name, kind, meta, transcript) {
+            return verdict;
+        }
         // The book's first kind's snapshot serves every engine whose transcript is the same.
         if let Ok(Some(shared)) = snapshot::read(&snapshot::path(dir, name)) {
-            if snapshot::check(Some(&shared), transcript, &meta.commands) == Check::Matches {
-                let own = snapshot::engine_name(name, kind);
+            let matches =
+                snapshot::check(Some(&shared), transcript, &meta.commands) == Check::Matches;
+            let own = snapshot::engine_name(name, kind);
+            // The shared snapshot keeps which other kinds matched it, for the badge (never under CI=true).
+            if options.snapshots == SnapshotMode::CheckAndWritePending {
+                let engine = matches.then_some(meta.engine.as_str());
+                if let Err(e) = snapshot::mark_verified(dir, name, kind, engine) {
+                    return SnapshotVerdict::Changed {
+                        diff: crate::error_chain(&e),
+                        pending: None,
+                    };
+                }
+            }
+            if matches {
                 if options.snapshots == SnapshotMode::CheckAndWritePending {
                     let _ = std::fs::remove_file(snapshot::pending_path(dir, &own));
                 }
                 return SnapshotVerdict::Matches;
             }
-            let own = snapshot::engine_name(name, kind);
             if !snapshot::path(dir, &own).exists() {
                 // No snapshot of this engine's own yet: the difference is shown against the shared one.
                 return SnapshotVerdict::Changed {
@@ -237,6 +252,42 @@ fn check_snapshot(
         }
     }
     check_one(options, dir, name, meta, transcript)
+}
+
+/// Where the shared snapshot is still pending (the first kind's run of a new block, not yet reviewed), another
+/// kind's transcript is compared with that: the same adds nothing and must not overwrite it with this kind's
+/// header; a different one is pending as this kind's own. `None` when there is no such pending snapshot.
+fn against_pending(
+    options: &RunOptions,
+    dir: &Path,
+    name: &str,
+    kind: &str,
+    meta: &Meta,
+    transcript: &str,
+) -> Option<SnapshotVerdict> {
+    if snapshot::path(dir, name).exists() {
+        return None;
+    }
+    let path = snapshot::pending_path(dir, name);
+    let first = snapshot::read(&path).ok()??;
+    if engine::described(&first.meta.engine).is_none_or(|e| e.is_kind(kind)) {
+        return None;
+    }
+    if snapshot::check(Some(&first), transcript, &meta.commands) == Check::Matches {
+        return Some(SnapshotVerdict::New {
+            pending: Some(path),
+        });
+    }
+    let own = snapshot::engine_name(name, kind);
+    Some(SnapshotVerdict::Changed {
+        diff: matching::snapshot_diff(&first.body, transcript, options.color),
+        pending: match options.snapshots {
+            SnapshotMode::CheckAndWritePending => {
+                snapshot::write_pending(dir, &own, meta, transcript).ok()
+            }
+            _ => None,
+        },
+    })
 }
 
 /// The block's transcript against the snapshot `name`, pending written when it is new or differs.
@@ -353,5 +404,103 @@ mod tests {
             matches!(first, SnapshotVerdict::Changed { .. }),
             "{first:?}"
         );
+    }
+
+    // The badge names every kind that verified a block whose transcript was the same on all: the run of a
+    // non-first kind that matched the shared snapshot records itself there, once, forgets itself when it no
+    // longer matches, and writes nothing under CI=true.
+    #[test]
+    fn a_kind_matching_the_shared_snapshot_is_recorded_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Meta {
+            engine: "Docker 20.10.24+dfsg1 (API 1.41)".into(),
+            ..Meta::default()
+        };
+        let body = "$ echo hi\nhi\n";
+        let written = snapshot::write_pending(dir.path(), "hi", &first, body).unwrap();
+        let path = snapshot::path(dir.path(), "hi");
+        std::fs::rename(written, &path).unwrap();
+        let newer = Meta {
+            engine: "Docker 26.1.5+dfsg1 (API 1.45)".into(),
+            ..Meta::default()
+        };
+        let ci = RunOptions {
+            snapshots: SnapshotMode::CheckOnly,
+            ..options(Some("docker-26.1"))
+        };
+        let before = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            check_snapshot(&ci, dir.path(), "hi", &newer, body),
+            SnapshotVerdict::Matches
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+
+        let run = options(Some("docker-26.1"));
+        assert_eq!(
+            check_snapshot(&run, dir.path(), "hi", &newer, body),
+            SnapshotVerdict::Matches
+        );
+        let marked = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            marked.contains("  verified_on: \"docker-26.1: Docker 26.1.5+dfsg1 (API 1.45)\"\n"),
+            "{marked}"
+        );
+        let stored = snapshot::read(&path).unwrap().unwrap();
+        assert_eq!(stored.body, body.trim_end());
+        assert_eq!(
+            snapshot::verified_on(&stored.meta),
+            [("docker-26.1", "Docker 26.1.5+dfsg1 (API 1.45)")]
+        );
+        // Matching again changes nothing.
+        check_snapshot(&run, dir.path(), "hi", &newer, body);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), marked);
+
+        let changed = check_snapshot(&run, dir.path(), "hi", &newer, "$ echo hi\nho\n");
+        assert!(
+            matches!(changed, SnapshotVerdict::Changed { .. }),
+            "{changed:?}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+
+    // Regression: on a new block, Docker 26.1's run overwrote the pending snapshot Docker 20.10's run had just
+    // written, so the accepted snapshot named 26.1 alone and the badge said "not verified on Docker 20.10".
+    #[test]
+    fn another_kind_leaves_the_first_kinds_pending_snapshot_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Meta {
+            engine: "Docker 20.10.24+dfsg1 (API 1.41)".into(),
+            ..Meta::default()
+        };
+        let newer = Meta {
+            engine: "Docker 26.1.5+dfsg1 (API 1.45)".into(),
+            ..Meta::default()
+        };
+        let body = "$ echo hi\nhi\n";
+        let verdict = check_snapshot(&options(None), dir.path(), "hi", &first, body);
+        let SnapshotVerdict::New {
+            pending: Some(path),
+        } = verdict
+        else {
+            panic!("{verdict:?}");
+        };
+        let written = std::fs::read_to_string(&path).unwrap();
+        let run = options(Some("docker-26.1"));
+        assert_eq!(
+            check_snapshot(&run, dir.path(), "hi", &newer, body),
+            SnapshotVerdict::New {
+                pending: Some(path.clone())
+            }
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+        let differs = check_snapshot(&run, dir.path(), "hi", &newer, "$ echo hi\nho\n");
+        let SnapshotVerdict::Changed {
+            pending: Some(own), ..
+        } = differs
+        else {
+            panic!("{differs:?}");
+        };
+        assert!(own.ends_with("hi@docker-26-1.snap.new"), "{own:?}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
     }
 }

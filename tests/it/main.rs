@@ -11,6 +11,8 @@ mod adopt;
 mod book;
 /// `mdbook-docktest test` on fixture books: stale output, timeouts, other people's objects.
 mod cli;
+/// Blocks for some engines only (`engines=`), and the badge naming every engine of the matrix.
+mod engines;
 /// Each error message for bad input and unusable engines.
 mod errors;
 /// Cleanup under faults: Ctrl-C, SIGKILL then `clean`, an engine restart, an unwritable snapshot folder.
