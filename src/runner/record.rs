@@ -1,7 +1,7 @@
 //! Recording a step's outcome: its transcripts (redacted for the snapshot, raw for the preprocessor), its
 //! real output, and what the page says of it; then the block's snapshot verdict.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::block::PageRunner;
@@ -240,12 +240,7 @@ fn check_snapshot(
                 // No snapshot of this engine's own yet: the difference is shown against the shared one.
                 return SnapshotVerdict::Changed {
                     diff: matching::snapshot_diff(&shared.body, transcript, options.color),
-                    pending: match options.snapshots {
-                        SnapshotMode::CheckAndWritePending => {
-                            snapshot::write_pending(dir, &own, meta, transcript).ok()
-                        }
-                        _ => None,
-                    },
+                    pending: write_pending(options, dir, &own, meta, transcript),
                 };
             }
             return check_one(options, dir, &own, meta, transcript);
@@ -281,13 +276,24 @@ fn against_pending(
     let own = snapshot::engine_name(name, kind);
     Some(SnapshotVerdict::Changed {
         diff: matching::snapshot_diff(&first.body, transcript, options.color),
-        pending: match options.snapshots {
-            SnapshotMode::CheckAndWritePending => {
-                snapshot::write_pending(dir, &own, meta, transcript).ok()
-            }
-            _ => None,
-        },
+        pending: write_pending(options, dir, &own, meta, transcript),
     })
+}
+
+/// Writes `transcript` as the pending snapshot `name` when the run may write (never under CI=true).
+fn write_pending(
+    options: &RunOptions,
+    dir: &Path,
+    name: &str,
+    meta: &Meta,
+    transcript: &str,
+) -> Option<PathBuf> {
+    match options.snapshots {
+        SnapshotMode::CheckAndWritePending => {
+            snapshot::write_pending(dir, name, meta, transcript).ok()
+        }
+        _ => None,
+    }
 }
 
 /// The block's transcript against the snapshot `name`, pending written when it is new or differs.
@@ -307,10 +313,7 @@ fn check_one(
             }
         }
     };
-    let write = |body: &str| match options.snapshots {
-        SnapshotMode::CheckAndWritePending => snapshot::write_pending(dir, name, meta, body).ok(),
-        _ => None,
-    };
+    let write = |body: &str| write_pending(options, dir, name, meta, body);
     match snapshot::check(stored.as_ref(), transcript, &meta.commands) {
         Check::Matches => {
             // A stale pending file from an earlier run would be offered for review again: drop it.
