@@ -240,7 +240,7 @@ fn check_snapshot(
 }
 
 /// The block's transcript against the snapshot `name`, pending written when it is new or differs.
-fn check_one(
+pub(super) fn check_one(
     options: &RunOptions,
     dir: &Path,
     name: &str,
