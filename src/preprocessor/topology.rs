@@ -18,13 +18,16 @@ use crate::snapshot::topology::Section;
 /// What an author writes to place the picture.
 pub const DIRECTIVE: &str = "<!-- docktest:topology -->";
 
-const COL: usize = 190;
+const COL: usize = 180;
 const HOST_H: usize = 28;
 const NODE_Y: usize = 52;
 const NODE_H: usize = 26;
 const LANE_Y: usize = 100;
 const LANE_H: usize = 46;
 const LANE_GAP: usize = 8;
+
+/// The picture's look, once: host band, lanes (dashed when internal), nodes, wires, port arrows, small text.
+const STYLE: &str = "<style>text{font:12px monospace}.h{fill:%23eee;stroke:%23555}.l{fill:%23f4f4f4;stroke:%23888}.i{stroke-dasharray:4 3}.n{fill:%23fff;stroke:%23000;stroke-width:1.5}.w{stroke:%23333}.p{stroke:%23000;stroke-width:1.5}.b{font-weight:bold}.g,.s{fill:%23555;paint-order:stroke;stroke:%23f4f4f4;stroke-width:3px}.s{font-size:10px}</style>";
 
 /// For each block (by snapshot name), the picture to put after it; and for each directive of the page in
 /// order, its picture. `block_names` are in page order; `directive_after[k]` is the index of the last block
@@ -143,11 +146,13 @@ pub(crate) fn svg(t: &Topology) -> (String, usize, usize) {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' font-family='monospace' font-size='12'>\
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}'>{STYLE}\
 <defs><marker id='a' viewBox='0 0 8 8' refX='7' refY='4' markerWidth='8' markerHeight='8' orient='auto'><path d='M0 0L8 4L0 8z'/></marker></defs>\
-<rect x='1' y='1' width='{}' height='{HOST_H}' rx='4' fill='%23eee' stroke='%23555'/><text x='8' y='19'>host</text>",
+<rect class='h' x='1' y='1' width='{}' height='{HOST_H}' rx='4'/><text x='8' y='19'>host</text>",
         width - 2
     );
+    // Lane labels go last, over the wires that cross them, each on a halo of the lane's colour.
+    let mut labels = String::new();
     for (i, n) in t.networks.iter().enumerate() {
         let y = lane_y(i);
         let mut label = format!("{} ({}", n.name, n.driver);
@@ -160,9 +165,13 @@ pub(crate) fn svg(t: &Topology) -> (String, usize, usize) {
         label.push(')');
         let _ = write!(
             s,
-            "<rect x='1' y='{y}' width='{}' height='{LANE_H}' rx='4' fill='%23f4f4f4' stroke='%23888' stroke-dasharray='{}'/><text x='8' y='{}' fill='%23555'>{}</text>",
+            "<rect class='l{}' x='1' y='{y}' width='{}' height='{LANE_H}' rx='4'/>",
+            if n.internal { " i" } else { "" },
             width - 2,
-            if n.internal { "4 3" } else { "none" },
+        );
+        let _ = write!(
+            labels,
+            "<text class='g' x='8' y='{}'>{}</text>",
             y + 13,
             xml(&label)
         );
@@ -192,7 +201,7 @@ pub(crate) fn svg(t: &Topology) -> (String, usize, usize) {
             .unwrap_or(NODE_Y + NODE_H);
         let _ = write!(
             s,
-            "<path d='M{cx} {} V{bottom}' stroke='%23333'/><rect x='{x}' y='{NODE_Y}' width='{}' height='{NODE_H}' rx='6' fill='%23fff' stroke='%23000' stroke-width='1.5'/><text x='{}' y='{}' font-weight='bold'>{}</text>",
+            "<path class='w' d='M{cx} {}V{bottom}'/><rect class='n' x='{x}' y='{NODE_Y}' width='{}' height='{NODE_H}' rx='6'/><text class='b' x='{}' y='{}'>{}</text>",
             NODE_Y + NODE_H,
             COL - 20,
             x + 8,
@@ -211,7 +220,7 @@ pub(crate) fn svg(t: &Topology) -> (String, usize, usize) {
             if !aliases.is_empty() {
                 let _ = write!(
                     s,
-                    "<text x='{}' y='{}' font-size='10' fill='%23555'>aka {}</text>",
+                    "<text class='s' x='{}' y='{}'>aka {}</text>",
                     cx + 8,
                     y + 16,
                     xml(&aliases.join(", "))
@@ -228,7 +237,7 @@ pub(crate) fn svg(t: &Topology) -> (String, usize, usize) {
             }
             let _ = write!(
                 s,
-                "<path d='M{} {NODE_Y} V{}' stroke='%23000' stroke-width='1.5' marker-end='url(%23a)'/><text x='{}' y='{}' font-size='10'>{}</text>",
+                "<path class='p' d='M{} {NODE_Y}V{}' marker-end='url(%23a)'/><text class='s' x='{}' y='{}'>{}</text>",
                 cx + 40,
                 HOST_H + 2,
                 cx + 46,
@@ -239,13 +248,14 @@ pub(crate) fn svg(t: &Topology) -> (String, usize, usize) {
         if !c.links.is_empty() {
             let _ = write!(
                 s,
-                "<text x='{}' y='{}' font-size='10' fill='%23555'>link {}</text>",
+                "<text class='s' x='{}' y='{}'>link {}</text>",
                 x + 8,
                 NODE_Y + NODE_H + 12,
                 xml(&c.links.join(", "))
             );
         }
     }
+    s.push_str(&labels);
     s.push_str("</svg>");
     (s, width, height)
 }
@@ -259,11 +269,22 @@ fn xml(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The SVG as the text of a `data:` URL: `%` and `#` (written `%23` where the SVG is built) mean something
-/// in a URL. The SVG uses single quotes, so the attribute's double quotes stay free.
+/// The SVG as the text of a `data:` URL that no HTML serializer re-escapes: `%` and `#` are written escaped
+/// where the SVG is built (`%23`; text from the page by [`xml`]); what HTML would turn into an entity
+/// (mdBook writes `'` as `&#39;`, `<` as `&lt;`) is percent-encoded, which is shorter.
 fn data_url(svg: &str) -> String {
-    // `%` appears only as the `%23` the SVG was written with; text from the page gets its own escapes.
-    html_attr(svg)
+    let mut out = String::with_capacity(svg.len() + svg.len() / 8);
+    for c in svg.chars() {
+        match c {
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            '\'' => out.push_str("%27"),
+            '"' => out.push_str("%22"),
+            '&' => out.push_str("%26"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Text for a double-quoted HTML attribute.
@@ -275,6 +296,10 @@ fn html_attr(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::engine::topology::{Attachment, Container, Network, Port};
+
+    fn svg_of(t: &Topology) -> String {
+        svg(t).0
+    }
 
     fn sample() -> Topology {
         Topology {
@@ -328,7 +353,7 @@ mod tests {
         }
         assert!(svg.contains("127.0.0.1:8080→80/tcp"), "{svg}");
         assert!(svg.contains("marker-end"), "a published port is an arrow");
-        assert_eq!((w, h), (390, 154));
+        assert_eq!((w, h), (370, 154));
         let alt = describe(&sample());
         assert_eq!(
             alt,
@@ -342,9 +367,29 @@ mod tests {
     fn names_are_escaped_in_the_svg_and_the_attribute() {
         let (svg, ..) = svg(&sample());
         assert!(svg.contains(">a&lt;b&amp;c<"), "{svg}");
+        let odd = Topology {
+            networks: vec![],
+            containers: vec![Container {
+                name: "50%#x".into(),
+                ..Container::default()
+            }],
+        };
+        assert!(
+            svg_of(&odd).contains(">50%25%23x<"),
+            "a URL's own characters are escaped"
+        );
         assert!(!svg.contains('#') && !svg.contains('"'), "{svg}");
         let fig = figure(&sample());
-        assert!(fig.contains("a&amp;lt;b&amp;amp;c"), "{fig}");
+        assert!(fig.contains("%3Ea%26lt;b%26amp;c%3C"), "{fig}");
+        // Nothing in the URL that mdBook would write back as an entity.
+        let src = fig
+            .split("src=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(!src.contains(['<', '>', '\'', '&']), "{src}");
         assert!(fig.contains("alt=\"The network so far."), "{fig}");
         assert!(fig.contains("a<b&amp;c at"), "{fig}");
         assert_eq!(fig.trim().lines().count(), 1, "one HTML block");

@@ -288,7 +288,7 @@ fn every_chapter_that_builds_a_network_shows_its_picture() {
             .unwrap();
         for c in &last.topology.containers {
             assert!(
-                main.contains(&format!("&gt;{}&lt;", c.name)),
+                main.contains(&format!("%3E{}%3C", c.name)),
                 "{}: {}",
                 page.path.display(),
                 c.name
