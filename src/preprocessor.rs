@@ -356,8 +356,8 @@ pub fn replay_page(
         let replacement = replacement + pictures[i].take().as_deref().unwrap_or_default();
         out.replace_range(block.span.clone(), &replacement);
     }
-    for picture in directives {
-        out = out.replacen(topology::DIRECTIVE, &picture, 1);
+    for (at, picture) in topology::directives(&out).into_iter().zip(directives).rev() {
+        out.replace_range(at, &picture);
     }
     let published = page
         .blocks
@@ -388,9 +388,9 @@ fn pictures(
     let Ok(Some(sections)) = snapshot::topology::read(&options.snapshot_dir, page) else {
         return none();
     };
-    let directive_after: Vec<Option<usize>> = content
-        .match_indices(topology::DIRECTIVE)
-        .map(|(at, _)| page.blocks.iter().rposition(|b| b.span.end <= at))
+    let directive_after: Vec<Option<usize>> = topology::directives(content)
+        .into_iter()
+        .map(|at| page.blocks.iter().rposition(|b| b.span.end <= at.start))
         .collect();
     topology::placements(&sections, names, &directive_after)
 }

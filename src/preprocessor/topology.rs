@@ -29,6 +29,22 @@ const LANE_GAP: usize = 8;
 /// The picture's look, once: host band, lanes (dashed when internal), nodes, wires, port arrows, small text.
 const STYLE: &str = "<style>text{font:12px monospace}.h{fill:%23eee;stroke:%23555}.l{fill:%23f4f4f4;stroke:%23888}.i{stroke-dasharray:4 3}.n{fill:%23fff;stroke:%23000;stroke-width:1.5}.w{stroke:%23333}.p{stroke:%23000;stroke-width:1.5}.b{font-weight:bold}.g,.s{fill:%23555;paint-order:stroke;stroke:%23f4f4f4;stroke-width:3px}.s{font-size:10px}</style>";
 
+/// Where the directive stands on a line of its own (indentation allowed), as byte ranges of `text`: a
+/// directive quoted in a sentence or a code span is not one.
+pub(crate) fn directives(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end();
+        if body.trim_start() == DIRECTIVE {
+            let at = start + body.len() - DIRECTIVE.len();
+            out.push(at..at + DIRECTIVE.len());
+        }
+        start += line.len();
+    }
+    out
+}
+
 /// For each block (by snapshot name), the picture to put after it; and for each directive of the page in
 /// order, its picture. `block_names` are in page order; `directive_after[k]` is the index of the last block
 /// before the k-th directive, if any.
@@ -146,7 +162,7 @@ pub(crate) fn svg(t: &Topology) -> (String, usize, usize) {
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}'>{STYLE}\
+        "<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>{STYLE}\
 <defs><marker id='a' viewBox='0 0 8 8' refX='7' refY='4' markerWidth='8' markerHeight='8' orient='auto'><path d='M0 0L8 4L0 8z'/></marker></defs>\
 <rect class='h' x='1' y='1' width='{}' height='{HOST_H}' rx='4'/><text x='8' y='19'>host</text>",
         width - 2
@@ -394,6 +410,16 @@ mod tests {
         assert!(fig.contains("a<b&amp;c at"), "{fig}");
         assert_eq!(fig.trim().lines().count(), 1, "one HTML block");
         assert!(fig.len() < 3000, "{} bytes", fig.len());
+    }
+
+    // Only a directive on a line of its own places a picture: one quoted in prose stays text.
+    #[test]
+    fn a_directive_stands_on_its_own_line() {
+        let text = format!("a\n  {DIRECTIVE}\nwrite `{DIRECTIVE}` here\n{DIRECTIVE}");
+        let found = directives(&text);
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|r| &text[r.clone()] == DIRECTIVE));
+        assert_eq!(found[0].start, 4);
     }
 
     // Without a directive the picture goes after the last block that left a network, not after a clean-up
