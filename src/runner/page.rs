@@ -191,7 +191,7 @@ pub(super) fn run_page(
             .map(|&j| page.blocks[j].attrs.term.as_str());
         run.run_block(&mut scope, i, next_term, observer);
         if block.attrs.ignore.is_none() {
-            topology.observe(&scope, &names[i], block.line);
+            topology.observe(&scope, &names[i], block.line, run.quiet());
         }
     }
     run.settle_all(&mut scope, observer);

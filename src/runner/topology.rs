@@ -8,11 +8,23 @@ use super::page::PageScope;
 use super::record::check_one;
 use super::{BlockRun, RunOptions, SnapshotMode, SnapshotVerdict, Verdict};
 use crate::engine::topology::Topology;
-use crate::redact::Redactor;
+use crate::redact::{self, Class, Redactor};
 use crate::snapshot::topology::{self as snap, Section};
 use crate::snippet::Page;
 
 /// The topology after every block that changed it, in the order the blocks ran.
+/// `t` without the containers whose names the engine generated.
+fn steady(mut t: Topology) -> Topology {
+    t.containers.retain(|c| !generated(&c.name));
+    t
+}
+
+fn generated(name: &str) -> bool {
+    redact::volatile_spans(name)
+        .iter()
+        .any(|s| s.class == Class::Name && s.range == (0..name.len()))
+}
+
 #[derive(Default)]
 pub(super) struct TopologyLog {
     last: Topology,
@@ -23,12 +35,16 @@ pub(super) struct TopologyLog {
 }
 
 impl TopologyLog {
-    /// Takes the topology after the block `name` (at page line `line`) ran.
-    pub fn observe(&mut self, scope: &PageScope<'_>, name: &str, line: usize) {
+    /// Takes the topology after the block `name` (at page line `line`) ran. While a command of the page
+    /// still runs (`quiet` false: a server in one terminal, a client in another), the containers with
+    /// names the engine made up are left out: those are throw-away clients (`docker run --rm`) whose
+    /// container exists or not at that moment by timing alone, and would change the snapshot from run to
+    /// run; named ones (the server) stay.
+    pub fn observe(&mut self, scope: &PageScope<'_>, name: &str, line: usize, quiet: bool) {
         if self.error.is_some() {
             return;
         }
-        match scope.topology() {
+        match scope.topology().map(|t| if quiet { t } else { steady(t) }) {
             Ok(now) if now != self.last => {
                 self.sections.push(Section {
                     after: name.to_string(),
@@ -67,8 +83,7 @@ impl TopologyLog {
                     return None;
                 }
                 let raw = snap::render(&self.sections);
-                // After the page's transcripts: values they showed keep their placeholders.
-                let body = redactor.redact(&raw);
+                let body = snap::render_redacted(&self.sections, redactor);
                 let meta = snap::meta(page, engine, date, raw);
                 match check_one(options, dir, &name, &meta, &body) {
                     SnapshotVerdict::Matches => return None,
@@ -87,5 +102,28 @@ impl TopologyLog {
             elapsed: Duration::ZERO,
             hidden: true,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::topology::Container;
+
+    // A throw-away client named by the engine comes and goes with timing while a server runs: the steady
+    // topology keeps the page's own names only.
+    #[test]
+    fn generated_names_are_left_out_while_a_command_runs() {
+        let t = Topology {
+            networks: vec![],
+            containers: ["listener", "focused_shirley", "my_app"]
+                .map(|n| Container {
+                    name: n.into(),
+                    ..Container::default()
+                })
+                .to_vec(),
+        };
+        let names: Vec<String> = steady(t).containers.into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["listener", "my_app"]);
     }
 }
