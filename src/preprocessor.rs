@@ -30,6 +30,8 @@ use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
 use crate::config::{Config, OnUnverified, OptionsError};
 use crate::engine;
 use crate::hints;
+
+mod topology;
 use crate::markdown::with_prefix;
 use crate::matching::{self, Bindings, Piece};
 use crate::redact::{self, Class};
@@ -376,6 +378,7 @@ pub fn replay_page(
     }
 
     let shown = reveal(&page, &replays, options);
+    let (mut pictures, directives) = pictures(&page, &names, content, options);
     let mut out = content.to_string();
     let mut verified = 0;
     for (i, block) in page.blocks.iter().enumerate().rev() {
@@ -398,7 +401,11 @@ pub fn replay_page(
                 options.format,
             )
         };
+        let replacement = replacement + pictures[i].take().as_deref().unwrap_or_default();
         out.replace_range(block.span.clone(), &replacement);
+    }
+    for (at, picture) in topology::directives(&out).into_iter().zip(directives).rev() {
+        out.replace_range(at, &picture);
     }
     let published = page
         .blocks
@@ -412,6 +419,28 @@ pub fn replay_page(
         problems,
         verified,
     })
+}
+
+/// The chapter's pictures of its network (HTML only): after which block, and for each directive in order.
+fn pictures(
+    page: &snippet::Page,
+    names: &[String],
+    content: &str,
+    options: &ReplayOptions,
+) -> (Vec<Option<String>>, Vec<String>) {
+    let none = || (vec![None; page.blocks.len()], Vec::new());
+    if options.format != BadgeFormat::Html {
+        return none();
+    }
+    // A page recorded before topologies were taken has none: no picture, nothing fails.
+    let Ok(Some(sections)) = snapshot::topology::read(&options.snapshot_dir, page) else {
+        return none();
+    };
+    let directive_after: Vec<Option<usize>> = topology::directives(content)
+        .into_iter()
+        .map(|at| page.blocks.iter().rposition(|b| b.span.end <= at.start))
+        .collect();
+    topology::placements(&sections, names, &directive_after)
 }
 
 /// Page lines of the content mdBook hands over, mapped to lines of the chapter's file: the same when no

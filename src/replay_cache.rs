@@ -135,9 +135,10 @@ impl ReplayCache {
             bare_commands: options.bare_commands,
         };
         let page = snippet::parse_page_in(page_path, content, grammar).ok()?;
-        // The shared snapshot of each block, and the own snapshot of each other kind of the matrix, which
+        // The shared snapshot of each block, the own snapshot of each other kind of the matrix, which
         // the badge reads too (absent ones included: one written later changes the badge).
-        let mut names = Vec::new();
+        // And the page's topology snapshot, which the picture is drawn from.
+        let mut names = vec![snapshot::topology::name(&page)];
         for name in snapshot::names(&page) {
             for kind in options.matrix.iter().skip(1) {
                 names.push(snapshot::engine_name(&name, kind));
@@ -261,7 +262,8 @@ mod tests {
                 .unwrap()
                 .0
                 .len(),
-            1
+            2,
+            "the block's snapshot and the page's topology"
         );
         std::fs::write(snap(&options), "one").unwrap();
         put(&cache, &options, PAGE, "published");
@@ -291,6 +293,19 @@ mod tests {
             &snapshot::engine_name("src-p__t-1", "docker-26.1"),
         );
         std::fs::write(own, "26.1's own").unwrap();
+        assert_eq!(get(&cache, PAGE), None);
+    }
+
+    // The chapter's picture is drawn from the page's topology snapshot: one recorded after the build was
+    // cached must replay the chapter again, or the picture would stay the old one.
+    #[test]
+    fn the_topology_snapshot_is_in_the_entry() {
+        let (_dir, options, cache) = setup();
+        std::fs::write(snap(&options), "one").unwrap();
+        put(&cache, &options, PAGE, "no picture");
+        assert_eq!(get(&cache, PAGE), Some(("no picture".into(), 1)));
+        let topology = snapshot::path(&options.snapshot_dir, "src-p.topology");
+        std::fs::write(topology, "a network").unwrap();
         assert_eq!(get(&cache, PAGE), None);
     }
 

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 
 use crate::snippet::{self, Block, Page, Prompt, Step};
 
+pub mod topology;
+
 /// The `source` insta records for snapshots asserted by the book test.
 pub(crate) const SOURCE: &str = "tests/it/book.rs";
 

@@ -7,6 +7,7 @@ mod images;
 pub mod policy;
 mod proxy;
 mod terminal;
+pub mod topology;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -516,6 +517,11 @@ impl Engine {
             tar,
         ))?;
         Ok(needed)
+    }
+
+    /// The network the page that created `created` has built so far (see [`topology`]).
+    pub(crate) fn topology(&self, created: &Created) -> Result<topology::Topology, EngineError> {
+        self.block(topology::topology(&self.docker, created))
     }
 
     pub fn inventory(&self) -> Result<Inventory, EngineError> {

@@ -84,6 +84,11 @@ impl<'a> PageRunner<'a> {
         }
     }
 
+    /// Whether no command of the page is still running.
+    pub fn quiet(&self) -> bool {
+        self.in_flight.is_empty()
+    }
+
     /// The blocks' runs, in page order.
     pub fn into_blocks(mut self) -> Vec<BlockRun> {
         self.done.sort_by_key(|(i, _)| *i);

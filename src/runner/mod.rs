@@ -12,6 +12,7 @@ mod block;
 mod page;
 mod pool;
 mod record;
+mod topology;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -96,6 +96,14 @@ impl<'e> PageScope<'e> {
         }
     }
 
+    /// The network the page has built so far.
+    pub fn topology(&self) -> Result<engine::topology::Topology, engine::EngineError> {
+        match &self.proxy {
+            Some((proxy, _)) => self.engine.topology(&proxy.created()),
+            None => Ok(Default::default()),
+        }
+    }
+
     /// Whether the engine stopped or restarted under the page (its proxy saw the connection drop).
     fn engine_lost(&self) -> bool {
         self.proxy.as_ref().is_some_and(|(p, _)| p.engine_lost())
@@ -164,6 +172,8 @@ pub(super) fn run_page(
         engine.info(),
     );
     let order = page.run_order();
+    let names = crate::snapshot::names(page);
+    let mut topology = super::topology::TopologyLog::default();
     let mut teardown_started = false;
     for (pos, &i) in order.iter().enumerate() {
         if engine::cancelled() {
@@ -180,9 +190,25 @@ pub(super) fn run_page(
             .get(pos + 1)
             .map(|&j| page.blocks[j].attrs.term.as_str());
         run.run_block(&mut scope, i, next_term, observer);
+        if block.attrs.ignore.is_none() {
+            topology.observe(&scope, &names[i], block.line, run.quiet());
+        }
     }
     run.settle_all(&mut scope, observer);
-    let blocks = run.into_blocks();
+    let mut redactor = run.redactor.clone();
+    let mut blocks = run.into_blocks();
+    let engine_info = engine.info().to_string();
+    if let Some(changed) = topology.finish(
+        page,
+        &mut redactor,
+        options,
+        snapshot_dir,
+        &engine_info,
+        date,
+    ) {
+        observer.block_done(page, &changed);
+        blocks.push(changed);
+    }
     let problem = scope.engine_lost().then(|| {
         format!(
             "the Docker engine stopped or restarted while this page ran (engine {}); its results do not \

@@ -297,7 +297,7 @@ fn write_pending(
 }
 
 /// The block's transcript against the snapshot `name`, pending written when it is new or differs.
-fn check_one(
+pub(super) fn check_one(
     options: &RunOptions,
     dir: &Path,
     name: &str,

@@ -33,6 +33,8 @@ mod sandbox;
 /// Container sessions and named terminals.
 mod sessions;
 mod support;
+/// The chapter's picture of its network, from the run to the browser.
+mod topology;
 /// Guides in other people's styles, run as written.
 mod tutorials;
 /// `mdbook-docktest test --update` and `--junit`.

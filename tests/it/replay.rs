@@ -284,6 +284,63 @@ fn the_guide_builds_with_a_badge_on_every_block() {
     assert!(badges >= 12, "the guide shows at least 12 verified blocks");
 }
 
+// Issue 15: every chapter whose run created networks or containers shows a picture of them, with the names
+// of its run, and the picture's text stays out of mdBook's search index.
+#[test]
+fn every_chapter_that_builds_a_network_shows_its_picture() {
+    let root = support::manifest_dir().join("book");
+    let (out, dest) = mdbook_build(&root, &[]);
+    assert!(out.success(), "{out}");
+    let book = Book::load(&root).unwrap();
+    let snapshots = support::manifest_dir().join("snapshots");
+    let mut pictures = 0;
+    for page in &book.pages {
+        let Some(sections) = mdbook_docktest::snapshot::topology::read(&snapshots, page).unwrap()
+        else {
+            continue;
+        };
+        if sections.iter().all(|s| s.topology.is_empty()) {
+            continue;
+        }
+        let html_path = dest
+            .path()
+            .join(page.path.strip_prefix("src").unwrap())
+            .with_extension("html");
+        let html = std::fs::read_to_string(&html_path).unwrap();
+        let main = main_of(&html);
+        assert!(
+            main.contains("class=\"dt-topology\""),
+            "{}",
+            page.path.display()
+        );
+        let last = sections
+            .iter()
+            .rev()
+            .find(|s| !s.topology.is_empty())
+            .unwrap();
+        for c in &last.topology.containers {
+            assert!(
+                main.contains(&format!("%3E{}%3C", c.name)),
+                "{}: {}",
+                page.path.display(),
+                c.name
+            );
+        }
+        pictures += 1;
+    }
+    assert!(pictures >= 10, "{pictures} chapters with a picture");
+    let index = std::fs::read_dir(dest.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("searchindex"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .unwrap_or_default();
+    assert!(
+        !index.contains("aka nginx"),
+        "the picture's text is not indexed"
+    );
+}
+
 /// Runs headless Chromium (Debian's `chromium`) with the flags that keep it off the network.
 fn chromium(args: &[&str], profile: &Path) -> Run {
     Command::new("chromium")

@@ -1,0 +1,333 @@
+//! The network a page has built so far: its own networks and running containers, and the default networks
+//! (`bridge`, `host`) its containers joined. Asked for by ID from what the page's proxy recorded, so objects
+//! other people created on the same engine never appear.
+
+use std::collections::HashMap;
+
+use bollard::models::{ContainerInspectResponse, NetworkInspect};
+use bollard::query_parameters::InspectContainerOptions;
+use bollard::Docker;
+
+use super::proxy::Created;
+use super::EngineError;
+
+/// What a picture of the page's network shows, in the order the page made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topology {
+    pub networks: Vec<Network>,
+    pub containers: Vec<Container>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Network {
+    pub name: String,
+    pub driver: String,
+    pub subnets: Vec<String>,
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    /// `host`, `none` or `container:NAME`: a mode that is not an attachment to a network.
+    pub mode: Option<String>,
+    pub networks: Vec<Attachment>,
+    /// `NAME:ALIAS`, as `--link` gave them.
+    pub links: Vec<String>,
+    pub ports: Vec<Port>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    pub network: String,
+    pub address: Option<String>,
+    /// The aliases the page gave (`--network-alias`); the container's own name and the short ID some engines
+    /// add are left out, as every engine answers to those.
+    pub aliases: Vec<String>,
+}
+
+/// A published port: `host_ip:host_port` on the host reaches `container` (`80/tcp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Port {
+    pub host_ip: String,
+    pub host_port: String,
+    pub container: String,
+}
+
+impl Topology {
+    pub fn is_empty(&self) -> bool {
+        self.networks.is_empty() && self.containers.is_empty()
+    }
+}
+
+/// Names of the networks an engine has from the start, which a page's containers may join without creating.
+const DEFAULT_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
+
+/// The page's topology now: the running containers and networks of `created` (gone ones skipped), plus the
+/// default networks those containers are on.
+pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topology, EngineError> {
+    let mut containers = Vec::new();
+    for id in &created.containers {
+        match docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(c) => containers.push(c),
+            Err(e) if super::is_not_found(&e) => {}
+            Err(source) => {
+                return Err(EngineError::Docker {
+                    operation: "container inspect",
+                    source,
+                })
+            }
+        }
+    }
+    let mut networks = Vec::new();
+    let mut wanted: Vec<String> = created.networks.clone();
+    for name in joined_defaults(&containers) {
+        wanted.push(name);
+    }
+    for id in &wanted {
+        match docker.inspect_network(id, None).await {
+            Ok(n) => networks.push(n),
+            Err(e) if super::is_not_found(&e) => {}
+            Err(source) => {
+                return Err(EngineError::Docker {
+                    operation: "network inspect",
+                    source,
+                })
+            }
+        }
+    }
+    Ok(from_models(&networks, &containers))
+}
+
+/// The default networks running containers are on (or, for `--network host`, in).
+fn joined_defaults(containers: &[ContainerInspectResponse]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in containers.iter().filter(|c| is_running(c)) {
+        let mode = c.host_config.as_ref().and_then(|h| h.network_mode.clone());
+        let attached = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .map(|n| n.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for name in attached.into_iter().chain(mode) {
+            if name != "none" && DEFAULT_NETWORKS.contains(&name.as_str()) && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+fn is_running(c: &ContainerInspectResponse) -> bool {
+    c.state.as_ref().and_then(|s| s.running).unwrap_or_default()
+}
+
+/// The topology the inspect answers describe: `networks` in the order given (the page's, then defaults),
+/// running containers in the order given, each network a container joined that is not among `networks`
+/// still named on the container.
+pub fn from_models(
+    networks: &[NetworkInspect],
+    containers: &[ContainerInspectResponse],
+) -> Topology {
+    let mut topology = Topology::default();
+    for n in networks {
+        let Some(name) = n.name.clone() else { continue };
+        if topology.networks.iter().any(|m| m.name == name) {
+            continue;
+        }
+        let subnets = n
+            .ipam
+            .as_ref()
+            .and_then(|i| i.config.as_ref())
+            .map(|configs| configs.iter().filter_map(|c| c.subnet.clone()).collect())
+            .unwrap_or_default();
+        topology.networks.push(Network {
+            name,
+            driver: n.driver.clone().unwrap_or_default(),
+            subnets,
+            internal: n.internal.unwrap_or_default(),
+        });
+    }
+    for c in containers.iter().filter(|c| is_running(c)) {
+        topology.containers.push(container(c));
+    }
+    topology
+}
+
+fn container(c: &ContainerInspectResponse) -> Container {
+    let name = c
+        .name
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .to_string();
+    let id = c.id.clone().unwrap_or_default();
+    let short_id = &id[..id.len().min(12)];
+    let host = c.host_config.as_ref();
+    let mode = host
+        .and_then(|h| h.network_mode.clone())
+        .filter(|m| m == "host" || m == "none" || m.starts_with("container:"));
+    let mut networks: Vec<Attachment> = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .map(|nets| {
+            nets.iter()
+                .filter(|(net, _)| mode.is_none() || net.as_str() != "host")
+                .map(|(net, e)| Attachment {
+                    network: net.clone(),
+                    address: e.ip_address.clone().filter(|a| !a.is_empty()),
+                    aliases: e
+                        .aliases
+                        .iter()
+                        .flatten()
+                        .filter(|a| a.as_str() != name && a.as_str() != short_id && *a != &id)
+                        .cloned()
+                        .collect(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // The engine keeps them in a map: sorted, so that one run reads like the next.
+    networks.sort_by(|a, b| a.network.cmp(&b.network));
+    let links = host
+        .and_then(|h| h.links.as_ref())
+        .map(|links| links.iter().map(|l| link(l, &name)).collect())
+        .unwrap_or_default();
+    let mut ports: Vec<Port> = c
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.ports.as_ref())
+        .map(ports_of)
+        .unwrap_or_default();
+    ports.sort();
+    ports.dedup();
+    Container {
+        name,
+        mode,
+        networks,
+        links,
+        ports,
+    }
+}
+
+/// `/db:/web/database` (the engine's form) as `db:database`.
+fn link(text: &str, name: &str) -> String {
+    let (target, alias) = text.split_once(':').unwrap_or((text, text));
+    let target = target.trim_start_matches('/');
+    let alias = alias
+        .strip_prefix(&format!("/{name}/"))
+        .unwrap_or_else(|| alias.rsplit('/').next().unwrap_or(alias));
+    format!("{target}:{alias}")
+}
+
+fn ports_of(map: &HashMap<String, Option<Vec<bollard::models::PortBinding>>>) -> Vec<Port> {
+    let mut out = Vec::new();
+    for (container, bindings) in map {
+        for b in bindings.iter().flatten() {
+            let Some(host_port) = b.host_port.clone().filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            out.push(Port {
+                host_ip: b.host_ip.clone().unwrap_or_default(),
+                host_port,
+                container: container.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspect(json: serde_json::Value) -> ContainerInspectResponse {
+        serde_json::from_value(json).unwrap()
+    }
+
+    // The picture shows what a page gave its containers, not what every engine adds: the container's own
+    // name and the short ID Docker 20.10 lists among a network's aliases, which Docker 26.1 does not, are
+    // left out, so both engines draw the same picture.
+    #[test]
+    fn a_container_keeps_the_pages_aliases_links_and_ports() {
+        let id = "4f2a9c1b7e3d5a6b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b";
+        let web = inspect(serde_json::json!({
+            "Id": id,
+            "Name": "/web",
+            "State": {"Running": true},
+            "HostConfig": {"NetworkMode": "c2c", "Links": ["/db:/web/database"]},
+            "NetworkSettings": {
+                "Ports": {
+                    "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}],
+                    "443/tcp": null
+                },
+                "Networks": {
+                    "c2c": {"IPAddress": "172.18.0.2", "Aliases": ["web", "www", &id[..12]]},
+                    "bridge": {"IPAddress": "172.17.0.2", "Aliases": null}
+                }
+            }
+        }));
+        let stopped = inspect(serde_json::json!({
+            "Id": "ab", "Name": "/old", "State": {"Running": false}
+        }));
+        let net: NetworkInspect = serde_json::from_value(serde_json::json!({
+            "Name": "c2c", "Driver": "bridge", "Internal": true,
+            "IPAM": {"Config": [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]}
+        }))
+        .unwrap();
+        let t = from_models(&[net], &[web, stopped]);
+        assert_eq!(
+            t,
+            Topology {
+                networks: vec![Network {
+                    name: "c2c".into(),
+                    driver: "bridge".into(),
+                    subnets: vec!["172.18.0.0/16".into()],
+                    internal: true,
+                }],
+                containers: vec![Container {
+                    name: "web".into(),
+                    mode: None,
+                    networks: vec![
+                        Attachment {
+                            network: "bridge".into(),
+                            address: Some("172.17.0.2".into()),
+                            aliases: vec![],
+                        },
+                        Attachment {
+                            network: "c2c".into(),
+                            address: Some("172.18.0.2".into()),
+                            aliases: vec!["www".into()],
+                        },
+                    ],
+                    links: vec!["db:database".into()],
+                    ports: vec![Port {
+                        host_ip: "127.0.0.1".into(),
+                        host_port: "8080".into(),
+                        container: "80/tcp".into(),
+                    }],
+                }],
+            }
+        );
+    }
+
+    // `--network host` is a mode, not an attachment with an address: the container is drawn in the host
+    // network, and the host network is among those the picture needs.
+    #[test]
+    fn host_network_mode_is_a_mode_and_joins_the_host_network() {
+        let c = inspect(serde_json::json!({
+            "Id": "cd", "Name": "/srv", "State": {"Running": true},
+            "HostConfig": {"NetworkMode": "host"},
+            "NetworkSettings": {"Networks": {"host": {"IPAddress": ""}}}
+        }));
+        assert_eq!(joined_defaults(std::slice::from_ref(&c)), vec!["host"]);
+        let t = from_models(&[], &[c]);
+        assert_eq!(t.containers[0].mode.as_deref(), Some("host"));
+        assert!(t.containers[0].networks.is_empty());
+    }
+}
