@@ -1,4 +1,4 @@
-//! The network a page has built so far: its own networks and running containers, and the default networks
+//! The network a page has built so far: its own networks and containers, and the default networks
 //! (`bridge`, `host`) its containers joined. Asked for by ID from what the page's proxy recorded, so objects
 //! other people created on the same engine never appear.
 
@@ -63,8 +63,8 @@ impl Topology {
 /// Names of the networks an engine has from the start, which a page's containers may join without creating.
 const DEFAULT_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
 
-/// The page's topology now: the running containers and networks of `created` (gone ones skipped), plus the
-/// default networks those containers are on.
+/// The page's topology now: the containers and networks of `created` (gone ones skipped), plus the default
+/// networks those containers are on.
 pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topology, EngineError> {
     let mut containers = Vec::new();
     for id in &created.containers {
@@ -102,10 +102,10 @@ pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topol
     Ok(from_models(&networks, &containers))
 }
 
-/// The default networks running containers are on (or, for `--network host`, in).
+/// The default networks the containers are on (or, for `--network host`, in).
 fn joined_defaults(containers: &[ContainerInspectResponse]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for c in containers.iter().filter(|c| is_running(c)) {
+    for c in containers {
         let mode = c.host_config.as_ref().and_then(|h| h.network_mode.clone());
         let attached = c
             .network_settings
@@ -122,13 +122,13 @@ fn joined_defaults(containers: &[ContainerInspectResponse]) -> Vec<String> {
     out
 }
 
-fn is_running(c: &ContainerInspectResponse) -> bool {
-    c.state.as_ref().and_then(|s| s.running).unwrap_or_default()
-}
-
 /// The topology the inspect answers describe: `networks` in the order given (the page's, then defaults),
-/// running containers in the order given, each network a container joined that is not among `networks`
-/// still named on the container.
+/// containers in the order given, each network a container joined that is not among `networks` still
+/// named on the container.
+///
+/// Containers are drawn whatever their state, and not marked by it: a detached container that fails at
+/// once (a server whose port is taken) is running or already exited when the block ends by timing alone,
+/// and the picture must read the same from run to run. What it is wired to does not change when it stops.
 pub fn from_models(
     networks: &[NetworkInspect],
     containers: &[ContainerInspectResponse],
@@ -152,7 +152,7 @@ pub fn from_models(
             internal: n.internal.unwrap_or_default(),
         });
     }
-    for c in containers.iter().filter(|c| is_running(c)) {
+    for c in containers {
         topology.containers.push(container(c));
     }
     topology
@@ -252,7 +252,7 @@ mod tests {
 
     // The picture shows what a page gave its containers, not what every engine adds: the container's own
     // name and the short ID Docker 20.10 lists among a network's aliases, which Docker 26.1 does not, are
-    // left out, so both engines draw the same picture.
+    // left out, so both engines draw the same picture. A stopped container is drawn too.
     #[test]
     fn a_container_keeps_the_pages_aliases_links_and_ports() {
         let id = "4f2a9c1b7e3d5a6b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b";
@@ -290,30 +290,55 @@ mod tests {
                     subnets: vec!["172.18.0.0/16".into()],
                     internal: true,
                 }],
-                containers: vec![Container {
-                    name: "web".into(),
-                    mode: None,
-                    networks: vec![
-                        Attachment {
-                            network: "bridge".into(),
-                            address: Some("172.17.0.2".into()),
-                            aliases: vec![],
-                        },
-                        Attachment {
-                            network: "c2c".into(),
-                            address: Some("172.18.0.2".into()),
-                            aliases: vec!["www".into()],
-                        },
-                    ],
-                    links: vec!["db:database".into()],
-                    ports: vec![Port {
-                        host_ip: "127.0.0.1".into(),
-                        host_port: "8080".into(),
-                        container: "80/tcp".into(),
-                    }],
-                }],
+                containers: vec![
+                    Container {
+                        name: "web".into(),
+                        mode: None,
+                        networks: vec![
+                            Attachment {
+                                network: "bridge".into(),
+                                address: Some("172.17.0.2".into()),
+                                aliases: vec![],
+                            },
+                            Attachment {
+                                network: "c2c".into(),
+                                address: Some("172.18.0.2".into()),
+                                aliases: vec!["www".into()],
+                            },
+                        ],
+                        links: vec!["db:database".into()],
+                        ports: vec![Port {
+                            host_ip: "127.0.0.1".into(),
+                            host_port: "8080".into(),
+                            container: "80/tcp".into(),
+                        }],
+                    },
+                    Container {
+                        name: "old".into(),
+                        ..Container::default()
+                    }
+                ],
             }
         );
+    }
+
+    // Regression: reaching-the-host's topology after `docker run -d --name hostweb2 --network host ...`
+    // (an httpd whose port is taken, so it exits at once) listed hostweb2 in some runs and not in others,
+    // because only running containers were drawn. Running or exited, it is the same picture.
+    #[test]
+    fn a_container_that_exits_at_once_draws_the_same_running_or_exited() {
+        let at = |running: bool| {
+            inspect(serde_json::json!({
+                "Id": "ef", "Name": "/hostweb2", "State": {"Running": running},
+                "HostConfig": {"NetworkMode": "host"},
+                "NetworkSettings": {"Networks": {"host": {"IPAddress": ""}}}
+            }))
+        };
+        let (running, exited) = (at(true), at(false));
+        assert_eq!(joined_defaults(std::slice::from_ref(&exited)), vec!["host"]);
+        let t = from_models(&[], &[exited]);
+        assert_eq!(t, from_models(&[], &[running]));
+        assert_eq!(t.containers[0].name, "hostweb2");
     }
 
     // `--network host` is a mode, not an attachment with an address: the container is drawn in the host
