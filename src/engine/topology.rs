@@ -102,10 +102,22 @@ pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topol
     Ok(from_models(&networks, &containers))
 }
 
+/// A `--rm` container that has stopped: the engine removes it on its own, at a moment no block waits for
+/// (a server in one terminal ends with the client in another), so it is drawn as already gone.
+fn on_its_way_out(c: &ContainerInspectResponse) -> bool {
+    let running = c.state.as_ref().and_then(|s| s.running).unwrap_or_default();
+    let auto_remove = c
+        .host_config
+        .as_ref()
+        .and_then(|h| h.auto_remove)
+        .unwrap_or_default();
+    auto_remove && !running
+}
+
 /// The default networks the containers are on (or, for `--network host`, in).
 fn joined_defaults(containers: &[ContainerInspectResponse]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for c in containers {
+    for c in containers.iter().filter(|c| !on_its_way_out(c)) {
         let mode = c.host_config.as_ref().and_then(|h| h.network_mode.clone());
         let attached = c
             .network_settings
@@ -129,6 +141,7 @@ fn joined_defaults(containers: &[ContainerInspectResponse]) -> Vec<String> {
 /// Containers are drawn whatever their state, and not marked by it: a detached container that fails at
 /// once (a server whose port is taken) is running or already exited when the block ends by timing alone,
 /// and the picture must read the same from run to run. What it is wired to does not change when it stops.
+/// A stopped `--rm` container is the exception: it is as good as gone (`on_its_way_out`).
 pub fn from_models(
     networks: &[NetworkInspect],
     containers: &[ContainerInspectResponse],
@@ -152,7 +165,7 @@ pub fn from_models(
             internal: n.internal.unwrap_or_default(),
         });
     }
-    for c in containers {
+    for c in containers.iter().filter(|c| !on_its_way_out(c)) {
         topology.containers.push(container(c));
     }
     topology
@@ -339,6 +352,22 @@ mod tests {
         let t = from_models(&[], &[exited]);
         assert_eq!(t, from_models(&[], &[running]));
         assert_eq!(t.containers[0].name, "hostweb2");
+    }
+
+    // Regression: with stopped containers drawn, two-terminals' topology after the client's line listed the
+    // `--rm` server on Docker 26.1 and not on 20.10: its removal comes at a moment no block waits for.
+    #[test]
+    fn a_stopped_rm_container_is_drawn_as_gone() {
+        let server = |running: bool| {
+            inspect(serde_json::json!({
+                "Id": "ab", "Name": "/chat-server", "State": {"Running": running},
+                "HostConfig": {"NetworkMode": "bridge", "AutoRemove": true},
+                "NetworkSettings": {"Networks": {"bridge": {"IPAddress": ""}}}
+            }))
+        };
+        assert!(from_models(&[], &[server(false)]).is_empty());
+        assert!(joined_defaults(&[server(false)]).is_empty());
+        assert_eq!(from_models(&[], &[server(true)]).containers.len(), 1);
     }
 
     // `--network host` is a mode, not an attachment with an address: the container is drawn in the host
