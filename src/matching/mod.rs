@@ -378,6 +378,17 @@ mod tests {
         diff(&lines(expected), actual, false)
     }
 
+    // Regression: a container whose short ID happened to be twelve digits failed the block, as the page's ID
+    // (with letters) was not allowed to stand for it. In the page's ID's place it is an ID, and bound as one.
+    #[test]
+    fn a_pages_id_matches_a_short_id_of_twelve_digits() {
+        let expected = "CONTAINER ID   IMAGE\n3f4e5a6b7c8d   nginx\nroot@3f4e5a6b7c8d:/#";
+        let run = "CONTAINER ID   IMAGE\n123456789012   nginx\nroot@123456789012:/#\n";
+        assert!(matches(expected, run));
+        let other = "CONTAINER ID   IMAGE\n123456789012   nginx\nroot@123456789099:/#\n";
+        assert!(!matches(expected, other));
+    }
+
     #[test]
     fn tables_of_an_older_engine_match_todays_widths() {
         // Docker 17 padded columns to 20, today's CLI to 10: the cells are what the page shows.

@@ -64,6 +64,15 @@ impl<'e> PageScope<'e> {
             .unwrap_or_default()
     }
 
+    /// The IDs of the containers, networks and images the page made so far, for the redactor.
+    pub fn created_ids(&self) -> Vec<String> {
+        let Some((proxy, _)) = &self.proxy else {
+            return Vec::new();
+        };
+        let created = proxy.created();
+        [created.containers, created.networks, created.images].concat()
+    }
+
     /// The terminal `name`, started in the page's working folder the first time a block uses it.
     pub fn terminal(&mut self, name: &str) -> Result<&mut Terminal, TerminalError> {
         if !self.terminals.contains_key(name) {

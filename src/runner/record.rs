@@ -104,6 +104,8 @@ impl PageRunner<'_> {
                 result.status
             },
         });
+        self.redactor
+            .know_ids(scope.created_ids().iter().map(String::as_str));
         state
             .transcript
             .output(step, &self.redactor.redact(&actual));
