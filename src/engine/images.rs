@@ -181,6 +181,22 @@ pub fn canonical_reference(reference: &str) -> String {
     }
 }
 
+/// A reference in the one spelling every engine and CLI can be compared in: `alpine` →
+/// `docker.io/library/alpine:latest`, `me/app:1` → `docker.io/me/app:1`; a registry's stays its own. The
+/// docker CLI sends `docker tag`'s new name in this form, while Docker lists `alpine:latest` (and Podman
+/// the full form).
+pub(crate) fn full_reference(reference: &str) -> String {
+    let reference = canonical_reference(reference);
+    let first = reference.split('/').next().unwrap_or_default();
+    let registry = reference.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost");
+    match (registry, reference.contains('/')) {
+        (true, _) => reference,
+        (false, true) => format!("docker.io/{reference}"),
+        (false, false) => format!("docker.io/library/{reference}"),
+    }
+}
+
 /// Makes sure the engine has an image the book uses but has no recipe for: present, else pulled.
 pub(crate) async fn ensure_present(
     docker: &Docker,
@@ -1008,6 +1024,25 @@ fn rootfs_tar(
 
 #[cfg(test)]
 mod tests {
+    // `docker tag alpine users:keep` reaches the engine as `repo=docker.io/library/users`, which Docker
+    // lists as `users:keep`: both must be seen as one name.
+    #[test]
+    fn references_compare_in_their_full_spelling() {
+        for (given, full) in [
+            ("users:keep", "docker.io/library/users:keep"),
+            (
+                "docker.io/library/users:keep",
+                "docker.io/library/users:keep",
+            ),
+            ("alpine", "docker.io/library/alpine:latest"),
+            ("me/app:1", "docker.io/me/app:1"),
+            ("localhost:5000/app", "localhost:5000/app:latest"),
+            ("registry.example/a/b:2", "registry.example/a/b:2"),
+        ] {
+            assert_eq!(full_reference(given), full, "{given}");
+        }
+    }
+
     use super::*;
 
     fn fake_busybox() -> Busybox {

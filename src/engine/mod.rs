@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptions, ListNetworksOptionsBuilder,
-    ListVolumesOptions, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptions, ListNetworksOptions,
+    ListNetworksOptionsBuilder, ListVolumesOptions, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptions, RemoveImageOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
 };
 use bollard::Docker;
 
@@ -383,6 +384,8 @@ pub struct Inventory {
     pub containers: BTreeSet<String>,
     pub networks: BTreeSet<String>,
     pub volumes: BTreeSet<String>,
+    /// Image references, in their full spelling (`docker.io/library/alpine:latest`).
+    pub references: BTreeSet<String>,
 }
 
 /// What a cleanup removed, by kind, as names for the report.
@@ -561,17 +564,36 @@ impl Engine {
                 .into_iter()
                 .map(|v| v.name)
                 .collect();
+            let references = self
+                .docker
+                .list_images(None::<ListImagesOptions>)
+                .await
+                .map_err(|source| EngineError::Docker {
+                    operation: "image list",
+                    source,
+                })?
+                .into_iter()
+                .flat_map(|i| i.repo_tags)
+                .filter(|t| t != "<none>:<none>")
+                .map(|t| images::full_reference(&t))
+                .collect();
             Ok(Inventory {
                 containers,
                 networks,
                 volumes,
+                references,
             })
         })
     }
 
     /// Starts the proxy a page's terminals talk through, with a journal of what it creates, in `dir`;
     /// `folder` is the page's working folder, which its containers may bind-mount.
-    pub(crate) fn start_proxy(&self, dir: &Path, folder: &Path) -> Result<Proxy, ProxyError> {
+    pub(crate) fn start_proxy(
+        &self,
+        dir: &Path,
+        folder: &Path,
+        before: &Inventory,
+    ) -> Result<Proxy, ProxyError> {
         let stem = journal_stem(dir);
         let journal = journal_dir().join(format!("{stem}.journal"));
         let bind_err = |source| ProxyError::Bind {
@@ -586,6 +608,7 @@ impl Engine {
             journal,
             folder,
             proxy::owner_label(&stem),
+            before.references.clone(),
         )
     }
 
@@ -743,6 +766,30 @@ impl Engine {
                         first_err.get_or_insert(EngineError::Remove {
                             kind: "volume",
                             name: name.clone(),
+                            source,
+                        });
+                    }
+                }
+            }
+            // A reference the page made, newest first; the image goes with its last reference, and so do
+            // the untagged layers a build made for it, but not an image a container still uses.
+            for reference in created
+                .tags
+                .iter()
+                .rev()
+                .filter(|r| !before.references.contains(*r))
+            {
+                match self
+                    .docker
+                    .remove_image(reference, None::<RemoveImageOptions>, None)
+                    .await
+                {
+                    Ok(_) => removed.images.push(reference.clone()),
+                    Err(e) if is_not_found(&e) => {}
+                    Err(source) => {
+                        first_err.get_or_insert(EngineError::Remove {
+                            kind: "image",
+                            name: reference.clone(),
                             source,
                         });
                     }
@@ -936,12 +983,8 @@ fn stale_journals(host: Option<&str>) -> Vec<(PathBuf, String, Created)> {
             let Some((word, id)) = line.split_once(' ') else {
                 continue;
             };
-            match proxy::Kind::from_word(word) {
-                Some(proxy::Kind::Container) => created.containers.push(id.to_string()),
-                Some(proxy::Kind::Network) => created.networks.push(id.to_string()),
-                Some(proxy::Kind::Volume) => created.volumes.push(id.to_string()),
-                Some(proxy::Kind::Image) => created.images.push(id.to_string()),
-                None => {}
+            if let Some(kind) = proxy::Kind::from_word(word) {
+                created.push(kind, id.to_string());
             }
         }
         out.push((path, engine.to_string(), created));

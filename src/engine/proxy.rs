@@ -17,6 +17,7 @@
 //! [`JOURNAL_LABEL`], naming the run's journal, and that label is taken out again of what the engine tells
 //! the page (inspect and list answers, events), so readers see what a stock engine shows.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,9 +56,21 @@ pub struct Created {
     pub volumes: Vec<String>,
     /// Images made by `docker commit`, by ID.
     pub images: Vec<String>,
+    /// Image references the page made that did not exist before it (`docker build -t`, `docker tag`).
+    pub tags: Vec<String>,
 }
 
 impl Created {
+    pub(crate) fn push(&mut self, kind: Kind, id: String) {
+        match kind {
+            Kind::Container => self.containers.push(id),
+            Kind::Network => self.networks.push(id),
+            Kind::Volume => self.volumes.push(id),
+            Kind::Image => self.images.push(id),
+            Kind::Tag => self.tags.push(id),
+        }
+    }
+
     /// Adds what `other` lists and this does not.
     pub(crate) fn absorb(&mut self, other: Created) {
         for (mine, theirs) in [
@@ -65,6 +78,7 @@ impl Created {
             (&mut self.networks, other.networks),
             (&mut self.volumes, other.volumes),
             (&mut self.images, other.images),
+            (&mut self.tags, other.tags),
         ] {
             for id in theirs {
                 if !mine.contains(&id) {
@@ -111,13 +125,15 @@ impl Proxy {
     /// Listens on `socket`, forwarding to the engine at `upstream` (`unix:///…` or `tcp://host:port`).
     /// Creations are appended to `journal` as `container <id>` lines as they happen, and carry
     /// [`JOURNAL_LABEL`]`=label`. `folder` is the page's working folder, the one host path its containers
-    /// may bind-mount without a grant.
+    /// may bind-mount without a grant. Image references the page makes are the page's unless they are
+    /// among `references_before`.
     pub fn start(
         socket: &Path,
         upstream: &str,
         journal: PathBuf,
         folder: &Path,
         label: String,
+        references_before: BTreeSet<String>,
     ) -> Result<Proxy, ProxyError> {
         let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
         let upstream = match (
@@ -150,6 +166,7 @@ impl Proxy {
             journal: Mutex::new(journal),
             label,
             lost: lost.clone(),
+            references_before,
         });
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -243,6 +260,9 @@ struct State {
     label: String,
     /// Set when the engine's event stream broke: it stopped or restarted while the page ran.
     lost: Arc<AtomicBool>,
+    /// The image references the engine had when the page began: a page's `docker tag` onto one of those
+    /// is not the page's to remove.
+    references_before: BTreeSet<String>,
 }
 
 impl State {
@@ -269,15 +289,11 @@ impl State {
     }
 
     fn record(&self, kind: Kind, id: String) {
-        {
-            let mut created = self.created.lock().unwrap_or_else(|e| e.into_inner());
-            match kind {
-                Kind::Container => created.containers.push(id.clone()),
-                Kind::Network => created.networks.push(id.clone()),
-                Kind::Volume => created.volumes.push(id.clone()),
-                Kind::Image => created.images.push(id.clone()),
-            }
+        if kind == Kind::Tag && self.references_before.contains(&id) {
+            // Not the page's: it only moved a reference someone had (which cannot be given back).
+            return;
         }
+        lock(&self.created).push(kind, id.clone());
         let journal = self.journal.lock().unwrap_or_else(|e| e.into_inner());
         // Best effort: the journal only matters if the run is killed before its own cleanup.
         if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -296,6 +312,8 @@ pub(crate) enum Kind {
     Network,
     Volume,
     Image,
+    /// An image reference (`name:tag`).
+    Tag,
 }
 
 impl Kind {
@@ -305,6 +323,7 @@ impl Kind {
             Kind::Network => "network",
             Kind::Volume => "volume",
             Kind::Image => "image",
+            Kind::Tag => "tag",
         }
     }
 
@@ -314,9 +333,40 @@ impl Kind {
             "network" => Some(Kind::Network),
             "volume" => Some(Kind::Volume),
             "image" => Some(Kind::Image),
+            "tag" => Some(Kind::Tag),
             _ => None,
         }
     }
+}
+
+/// The image references a request names for the engine to make: every `t` of `POST /build`, and
+/// `repo:tag` of `POST /images/NAME/tag`, each in its full spelling (`docker.io/library/name:latest`).
+fn made_references(method: &Method, uri: &hyper::Uri) -> Vec<String> {
+    if method != Method::POST {
+        return Vec::new();
+    }
+    let path = policy::unversioned(uri.path());
+    let query = || form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes());
+    let references: Vec<String> = if path == "/build" {
+        query()
+            .filter(|(k, _)| k == "t")
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    } else if path.starts_with("/images/") && path.ends_with("/tag") {
+        let get = |key: &str| query().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
+        match (get("repo"), get("tag")) {
+            (Some(repo), Some(tag)) if !tag.is_empty() => vec![format!("{repo}:{tag}")],
+            (Some(repo), _) => vec![repo],
+            (None, _) => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    references
+        .iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| super::images::full_reference(r))
+        .collect()
 }
 
 /// Which create call a request is, if any: `POST [/v1.41]/containers/create`, …, and `POST /commit`, which
@@ -340,6 +390,8 @@ fn created_id(kind: Kind, body: &[u8]) -> Option<String> {
     let key = match kind {
         Kind::Volume => "Name",
         Kind::Container | Kind::Network | Kind::Image => "Id",
+        // Read from the request (`made_references`), not from an answer.
+        Kind::Tag => return None,
     };
     value.get(key)?.as_str().map(String::from)
 }
@@ -412,6 +464,7 @@ async fn forward(
 ) -> Result<Response<Body>, hyper::Error> {
     let kind = create_kind(req.method(), req.uri().path());
     let name = container_name(kind, req.uri());
+    let references = made_references(req.method(), req.uri());
     let answer = Answer::of(req.method(), req.uri().path());
     let wants_upgrade = req.headers().contains_key(hyper::header::UPGRADE);
     let client_side = wants_upgrade.then(|| hyper::upgrade::on(&mut req));
@@ -428,6 +481,12 @@ async fn forward(
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await?;
     tokio::spawn(conn.with_upgrades());
     let mut resp = sender.send_request(req).await?;
+    // A build answers 200 before it builds; one that fails makes no reference, which removal then skips.
+    if resp.status().is_success() {
+        for reference in references {
+            state.record(Kind::Tag, reference);
+        }
+    }
     if let Some(answer) = answer.filter(|_| resp.status().is_success()) {
         return unlabel_answer(resp, answer).await;
     }
@@ -466,10 +525,9 @@ fn container_name(kind: Option<Kind>, uri: &hyper::Uri) -> Option<String> {
     if kind != Some(Kind::Container) {
         return None;
     }
-    let query = uri.query()?;
-    // Names hold only `[a-zA-Z0-9_.-]`, which a query string writes as they are.
-    let name = query.split('&').find_map(|kv| kv.strip_prefix("name="))?;
-    (!name.is_empty()).then(|| name.to_string())
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, v)| k == "name" && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Reads a request's whole body, for the requests whose body must be looked at before it is forwarded.
@@ -696,6 +754,31 @@ mod tests {
     use super::*;
 
     // Every create call the docker CLI makes is recognized, versioned or not; nothing else is.
+    // `docker build -t` and `docker tag` make names the page owns: read from the request, as the engine
+    // answers a tag with no body and a build with a stream.
+    #[test]
+    fn builds_and_tags_name_the_references_they_make() {
+        let refs = |method: Method, uri: &str| made_references(&method, &uri.parse().unwrap());
+        assert_eq!(
+            refs(Method::POST, "/v1.41/build?t=app%3A1&t=me%2Fapp&q=1"),
+            ["docker.io/library/app:1", "docker.io/me/app:latest"]
+        );
+        assert_eq!(
+            refs(
+                Method::POST,
+                "/v1.41/images/alpine/tag?repo=docker.io%2Flibrary%2Fusers&tag=keep"
+            ),
+            ["docker.io/library/users:keep"]
+        );
+        assert_eq!(
+            refs(Method::POST, "/images/alpine/tag?repo=users&tag="),
+            ["docker.io/library/users:latest"]
+        );
+        assert!(refs(Method::POST, "/v1.41/build?q=1").is_empty());
+        assert!(refs(Method::GET, "/v1.41/build?t=app").is_empty());
+        assert!(refs(Method::POST, "/v1.41/images/create?fromImage=alpine").is_empty());
+    }
+
     #[test]
     fn create_calls_are_recognized() {
         assert_eq!(

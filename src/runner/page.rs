@@ -45,7 +45,8 @@ impl<'e> PageScope<'e> {
             .tempdir()
             .map_err(folder("the proxy's folder"))?;
         let workdir = scope.workdir.as_ref().expect("made above").path();
-        scope.proxy = Some((engine.start_proxy(dir.path(), workdir)?, dir));
+        let before = scope.before.as_ref().expect("taken above");
+        scope.proxy = Some((engine.start_proxy(dir.path(), workdir, before)?, dir));
         Ok(scope)
     }
 

@@ -160,6 +160,47 @@ fn images_a_page_commits_are_removed_with_it() {
     engine.assert_left_as_found();
 }
 
+// Images a page builds or tags under a new name are the page's: `docker build -t` and `docker tag` left them
+// on the engine after every run (only `docker commit` was recorded). A name that existed before the run is
+// not the page's, even when the page tags another image with it.
+#[test]
+fn images_a_page_builds_or_tags_are_removed_with_it() {
+    let _engine_lock = support::lock_engine();
+    let engine = support::engine();
+    let users = "dt-fixture-users:keep";
+    let _users = UsersImage(users);
+    docker(&["tag", "nginx:alpine", users]);
+    let before = engine.inventory().unwrap();
+    let run = test_book(fixture("build")).run();
+    let moved = docker(&["images", "-q", users]);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(
+        run.stdout
+            .contains("removed 0 container(s), 0 network(s), 0 volume(s), 2 image(s)"),
+        "{run}"
+    );
+    assert_eq!(docker(&["images", "-q", "dt-fixture-built"]), "", "{run}");
+    assert_eq!(
+        moved,
+        docker(&["images", "-q", "alpine:latest"]),
+        "the user's name, moved by the page, stays"
+    );
+    assert_eq!(docker(&["images", "-q", "--filter", "dangling=true"]), "");
+    support::assert_left_as_found(&engine, &before);
+}
+
+/// A test's own "user" image name, removed when the test ends, however it ends.
+struct UsersImage(&'static str);
+
+impl Drop for UsersImage {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rmi", self.0])
+            .env("DOCKER_HOST", support::endpoint().host)
+            .output();
+    }
+}
+
 // A page that matches its output and its snapshot verifies with exit status 0.
 #[test]
 fn a_matching_page_verifies() {
