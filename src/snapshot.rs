@@ -15,9 +15,6 @@ use crate::snippet::{self, Block, Page, Prompt, Step};
 
 pub mod topology;
 
-/// The `source` insta records for snapshots asserted by the book test.
-pub(crate) const SOURCE: &str = "tests/it/book.rs";
-
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     #[error("cannot read snapshot {path}")]
@@ -509,8 +506,14 @@ pub(crate) fn render(meta: &Meta, body: &str) -> String {
             yaml_str(&meta.verified_on.join("\n"))
         )
     };
+    // insta names the test file that asserted a snapshot; here that is the page the block is on.
+    let source = meta
+        .block
+        .rsplit_once(':')
+        .map_or(meta.block.as_str(), |(file, _)| file);
     format!(
-        "---\nsource: {SOURCE}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n  raw: {}\n{verified_on}---\n{}\n",
+        "---\nsource: {}\ninfo:\n  block: {}\n  engine: {}\n  commands: {}\n  date: {}\n  raw: {}\n{verified_on}---\n{}\n",
+        yaml_str(source),
         yaml_str(&meta.block),
         yaml_str(&meta.engine),
         yaml_str(&meta.commands),
@@ -757,6 +760,9 @@ mod tests {
         };
         let body = "$ echo hi\nhi\n? 1";
         let text = render(&meta, body);
+        // Its `source` is the page, not a test file of this repository's (every book's snapshots said
+        // `tests/it/book.rs`).
+        assert!(text.starts_with("---\nsource: \"src/a.md\"\n"), "{text}");
         assert_eq!(
             parse(&text).unwrap(),
             Stored {
