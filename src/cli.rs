@@ -739,9 +739,9 @@ fn own_snapshots(book_matrix: &[String], matrix: &[String], kind: Option<&str>) 
 type EngineGroup = (Option<String>, Vec<Endpoint>);
 
 /// The engines to run on, by kind of the matrix: without a matrix, one group of the engines the pool finds
-/// (at most `jobs`); with one, for each kind up to `jobs` of the engines found (as many of one kind may run
-/// at once while the other kinds' pages are done) (`hosts`, else
-/// DOCKTEST_ENGINES, else DOCKER_HOST) that are of that kind, as their API tells.
+/// (at most `jobs`); with one, for each kind up to `jobs` of the engines found (`hosts`, else
+/// DOCKTEST_ENGINES, else DOCKER_HOST) that are of that kind, as their API tells: once the other kinds'
+/// pages are done, all `jobs` may run on one kind.
 fn engine_groups(
     hosts: &[String],
     matrix: &[String],
