@@ -89,7 +89,11 @@ enum Command {
         /// Refused when CI=true.
         #[arg(long)]
         update: bool,
-        /// Run N pages at once, each on an engine of its own (`sudo scripts/engine-start N` starts N).
+        /// Run at most N pages at once, each on an engine of its own. With a matrix, N counts over all its
+        /// kinds: every (page, kind) is a job for a free engine of that kind, the longest first (by the
+        /// last run's timings), so N engines of each kind let N pages run whatever kinds are left; `sudo
+        /// scripts/engine-start N` starts N of each kind the book's matrix names. --jobs 1 runs one page at
+        /// a time: the kinds in turn, the pages in page order.
         #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
         jobs: u16,
         /// An engine to run pages on, as a DOCKER_HOST (`unix:///run/docktest/docker.sock`, `ssh://ci`);
@@ -640,22 +644,24 @@ fn test(
         .map(|p| p.blocks.len())
         .sum();
     let mut out = Printer::new(color, blocks * prepared.len());
-    // Every page on each kind of the matrix in turn. The book's first kind's transcripts are the snapshots,
-    // also when --engine picks other kinds: theirs are checked against those, then their own.
+    // Every page on every kind of the matrix, in one schedule (`--jobs` pages at a time over all kinds). The
+    // book's first kind's transcripts are the snapshots, also when --engine picks other kinds: theirs are
+    // checked against those, then their own.
+    let kinds: Vec<runner::KindRun<'_>> = prepared
+        .iter()
+        .map(|(kind, engines)| runner::KindRun {
+            kind: kind.clone(),
+            engines,
+            options: RunOptions {
+                engine_kind: own_snapshots(&book.config.matrix, &matrix, kind.as_deref()),
+                ..options.clone()
+            },
+        })
+        .collect();
+    let per_kind = runner::run_matrix(&kinds, &book, jobs, &mut out);
     let mut all_pages: Vec<PageRun> = Vec::new();
     let mut spans: Vec<(Option<String>, String, std::ops::Range<usize>)> = Vec::new();
-    for (kind, engines) in &prepared {
-        if engine::cancelled() {
-            break;
-        }
-        if let Some(kind) = kind {
-            println!("\nmatrix: {kind}");
-        }
-        let run_options = RunOptions {
-            engine_kind: own_snapshots(&book.config.matrix, &matrix, kind.as_deref()),
-            ..options.clone()
-        };
-        let pages = runner::run_book(engines, &book, &run_options, &mut out);
+    for ((kind, engines), pages) in prepared.iter().zip(per_kind) {
         let mut names: Vec<String> = engines.iter().map(|e| e.info().to_string()).collect();
         names.dedup();
         let range = all_pages.len()..all_pages.len() + pages.len();
@@ -734,7 +740,8 @@ type EngineGroup = (Option<String>, Vec<Endpoint>);
 
 /// The engines to run on, by kind of the matrix: without a matrix, one group of the engines the pool finds
 /// (at most `jobs`); with one, for each kind up to `jobs` of the engines found (`hosts`, else
-/// DOCKTEST_ENGINES, else DOCKER_HOST) that are of that kind, as their API tells.
+/// DOCKTEST_ENGINES, else DOCKER_HOST) that are of that kind, as their API tells: once the other kinds'
+/// pages are done, all `jobs` may run on one kind.
 fn engine_groups(
     hosts: &[String],
     matrix: &[String],
@@ -780,6 +787,14 @@ fn engine_groups(
             });
         }
         groups.push((Some(kind.clone()), endpoints));
+    }
+    let engines: usize = groups.iter().map(|(_, e)| e.len()).sum();
+    if engines < jobs {
+        eprintln!(
+            "warning: --jobs {jobs}, but {engines} engine(s) of the matrix's kinds are available: at most \
+             {engines} page(s) run at a time\nhint: {}",
+            hints::more_engines(jobs)
+        );
     }
     Ok(groups)
 }

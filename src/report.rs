@@ -261,6 +261,10 @@ pub fn details(page: &Path, block: &BlockRun) -> Vec<String> {
 }
 
 impl Observer for Printer {
+    fn kind_started(&mut self, kind: &str) {
+        self.emit(&format!("\nmatrix: {kind}"));
+    }
+
     fn page_started(&mut self, page: &Page) {
         let path = page.path.display().to_string();
         if let Some(bar) = &self.bar {

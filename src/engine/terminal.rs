@@ -406,13 +406,26 @@ impl Terminal {
                         return Some((output, status));
                     }
                     let seen = count_lines(&self.pending);
-                    if seen >= lines.max(1) || (lines == 0 && Instant::now() >= first) {
+                    // With no line to wait for, the session begins once `docker attach` holds the
+                    // terminal in raw mode, which it sets only when its connection to the container is up
+                    // (measured: about 0.1 s, against the 2 s of waiting for a first output that an
+                    // attached shell never prints).
+                    let attached = lines == 0 && (Instant::now() >= first || self.attached_raw());
+                    if seen >= lines.max(1) || attached {
                         self.in_session = true;
                         let output = String::from_utf8_lossy(&self.pending).into_owned();
                         self.pending.clear();
                         return Some((output, 0));
                     }
-                    if !self.read_some(stop) {
+                    let limit = if lines == 0 {
+                        stop.min(Instant::now() + FOREGROUND_POLL)
+                    } else {
+                        stop
+                    };
+                    // Nothing came by `limit`: look at the terminal again, unless the wait ended early (a
+                    // cancelled run, a terminal gone) or `stop` passed.
+                    if !self.read_some(limit) && (Instant::now() < limit || Instant::now() >= stop)
+                    {
                         return None;
                     }
                 }
@@ -586,6 +599,7 @@ impl Terminal {
     /// For an opening command: returns `Some` if it came back to the host prompt; `None` once it printed
     /// something and then paused (its shell waits for input), or printed nothing until `first`.
     fn mark_or_quiet(&mut self, first: Instant, stop: Instant) -> Option<(String, i32)> {
+        let mut raw_since: Option<Instant> = None;
         loop {
             if self.marker.is_match(&self.pending) {
                 return match self.next_mark(stop)? {
@@ -594,13 +608,30 @@ impl Terminal {
                     (_, Mark::Container(_)) => None,
                 };
             }
+            let now = Instant::now();
             let limit = if self.pending.is_empty() {
-                first
+                // A shell re-attached to (`docker attach`) prints nothing until Enter. Once the docker CLI
+                // holds the terminal in raw mode (it sets it when its connection is up) and a quiet moment
+                // has passed, the shell is taken to be waiting, instead of after `first` (2 s per attach).
+                if self.attached_raw() {
+                    let since = *raw_since.get_or_insert(now);
+                    if now >= since + OPEN_QUIET {
+                        return None;
+                    }
+                    first.min(since + OPEN_QUIET)
+                } else {
+                    first.min(now + FOREGROUND_POLL)
+                }
             } else {
-                (Instant::now() + OPEN_QUIET).min(stop)
+                (now + OPEN_QUIET).min(stop)
             };
             if !self.read_some(limit) {
-                return None;
+                let now = Instant::now();
+                // Quiet after output, the first output's time up, or the wait cut short (a cancelled run,
+                // a terminal gone); otherwise only a look at the terminal's mode was due.
+                if !self.pending.is_empty() || now >= first || now < limit {
+                    return None;
+                }
             }
         }
     }
@@ -630,6 +661,20 @@ impl Terminal {
     }
 
     /// Whether bash itself is the terminal's foreground process group: no command of its runs right now.
+    /// Whether a command of the page holds the terminal (not bash) and has put it in raw mode, as the
+    /// docker CLI does while it is attached to a container's terminal.
+    fn attached_raw(&self) -> bool {
+        let command_holds_it = matches!(
+            (self.master.process_group_leader(), self.bash_pid),
+            (Some(pgrp), Some(bash)) if pgrp > 0 && pgrp as u32 != bash
+        );
+        command_holds_it
+            && self
+                .master
+                .get_termios()
+                .is_some_and(|t| t.local_flags.bits() & libc::ICANON == 0)
+    }
+
     fn shell_in_foreground(&self) -> bool {
         matches!(
             (self.master.process_group_leader(), self.bash_pid),
@@ -744,6 +789,35 @@ mod tests {
             timeout: Duration::from_millis(timeout_ms),
             interrupt_after: None,
         }
+    }
+
+    // Re-attaching to a shell (`docker attach`) waited 2 s per attach for output an attached shell never
+    // prints: a command that holds the terminal in raw mode, as the attached docker CLI does, is seen as
+    // such, and neither bash at its prompt nor a command reading lines is.
+    #[test]
+    fn a_command_holding_the_terminal_raw_is_seen() {
+        let mut t = Terminal::start("t", &setup()).unwrap();
+        assert!(!t.attached_raw(), "bash at its prompt");
+        let mut spec = line("cat");
+        spec.timeout = Duration::from_secs(10);
+        t.begin(spec).unwrap();
+        let seen = |t: &mut Terminal, within: u64| {
+            let until = Instant::now() + Duration::from_millis(within);
+            while Instant::now() < until && !t.attached_raw() {
+                t.read_some(Instant::now() + Duration::from_millis(50));
+            }
+            t.attached_raw()
+        };
+        // `cat` reads lines: the terminal stays canonical.
+        assert!(!seen(&mut t, 1000), "cat holds the terminal canonical");
+        t.type_bytes(b"\x04").unwrap();
+        assert!(t.wait(None).unwrap().is_some());
+        let mut spec = line("stty raw -echo; head -c 1 >/dev/null; stty sane");
+        spec.timeout = Duration::from_secs(10);
+        t.begin(spec).unwrap();
+        assert!(seen(&mut t, 5000), "a raw terminal held by a command");
+        t.type_bytes(b"x").unwrap();
+        assert!(t.wait(None).unwrap().is_some_and(|r| r.status == Some(0)));
     }
 
     // The marker must never leak into output, and `$?` must come back exactly.

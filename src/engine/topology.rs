@@ -63,6 +63,11 @@ impl Topology {
 /// Names of the networks an engine has from the start, which a page's containers may join without creating.
 const DEFAULT_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
 
+/// Whether `name` is one of the networks an engine has from the start.
+pub fn is_default_network(name: &str) -> bool {
+    DEFAULT_NETWORKS.contains(&name)
+}
+
 /// The page's topology now: the containers and networks of `created` (gone ones skipped), plus the default
 /// networks those containers are on.
 pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topology, EngineError> {

@@ -114,15 +114,7 @@ impl<'a> PageRunner<'a> {
         observer: &mut dyn Observer,
     ) {
         let block = &self.page.blocks[index];
-        let (product, release) = &self.platform;
-        // A block not meant for this engine is left out like an ignored one; the page goes on.
-        let not_here = (!block.attrs.engines.admits(product, release)).then(|| {
-            format!(
-                "not for {product} {release} (engines=\"{}\")",
-                block.attrs.engines.written()
-            )
-        });
-        if let Some(reason) = block.attrs.ignore.clone().or(not_here) {
+        if let Some(reason) = self.left_out(index) {
             let run = BlockRun {
                 line: block.line,
                 name: self.names[index].clone(),
@@ -228,6 +220,34 @@ impl<'a> PageRunner<'a> {
                 return self.finalize(index, state, observer);
             }
             std::thread::sleep(RETRY_PAUSE);
+        }
+    }
+
+    /// Why the block `index` is not run here: `ignore=`, or an `engines=` that leaves this engine out (such
+    /// a block is left out like an ignored one; the page goes on).
+    fn left_out(&self, index: usize) -> Option<String> {
+        let block = &self.page.blocks[index];
+        let (product, release) = &self.platform;
+        let not_here = (!block.attrs.engines.admits(product, release)).then(|| {
+            format!(
+                "not for {product} {release} (engines=\"{}\")",
+                block.attrs.engines.written()
+            )
+        });
+        block.attrs.ignore.clone().or(not_here)
+    }
+
+    /// Collects what still runs in the terminal of the block `index`, when that block runs here: the block
+    /// waits for it first anyway (a reader cannot type over it), so it may as well end now.
+    pub fn settle_before(
+        &mut self,
+        scope: &mut PageScope<'_>,
+        index: usize,
+        observer: &mut dyn Observer,
+    ) {
+        if self.left_out(index).is_none() {
+            let term = self.page.blocks[index].attrs.term.clone();
+            self.settle(scope, &term, observer);
         }
     }
 

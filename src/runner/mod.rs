@@ -12,6 +12,7 @@ mod block;
 mod page;
 mod pool;
 mod record;
+mod timings;
 mod topology;
 
 use std::fmt;
@@ -306,6 +307,8 @@ impl PageRun {
 
 /// What the runner reports as it goes, so a caller can print progress.
 pub trait Observer {
+    /// The pages of a kind of the book's matrix are about to be told (before its first page).
+    fn kind_started(&mut self, _kind: &str) {}
     fn page_started(&mut self, _page: &Page) {}
     fn block_done(&mut self, _page: &Page, _block: &BlockRun) {}
     fn page_done(&mut self, _page: &PageRun) {}
@@ -313,58 +316,138 @@ pub trait Observer {
 
 impl Observer for () {}
 
-/// Runs every page of the book that the options select. With one engine the pages run one after another;
-/// with several, one page per engine at a time, longest first, so that no two pages running at once see
-/// each other's names, ports or addresses. Either way the observer hears of the pages, and the result lists
-/// them, in page order, as a run on one engine would tell them.
+/// One kind of the book's matrix in a run: its engines, and the options its pages run with.
+pub struct KindRun<'a> {
+    /// The kind (`docker-26.1`); `None` without a matrix.
+    pub kind: Option<String>,
+    pub engines: &'a [Engine],
+    pub options: RunOptions,
+}
+
+/// Runs every page of the book that the options select on the engines given. With one engine the pages
+/// run one after another; with several, one page per engine at a time, longest first, so that no two pages
+/// running at once see each other's names, ports or addresses. Either way the observer hears of the pages,
+/// and the result lists them, in page order, as a run on one engine would tell them.
 pub fn run_book(
     engines: &[Engine],
     book: &Book,
     options: &RunOptions,
     observer: &mut dyn Observer,
 ) -> Vec<PageRun> {
+    let kind = KindRun {
+        kind: None,
+        engines,
+        options: options.clone(),
+    };
+    run_matrix(&[kind], book, engines.len().max(1), observer)
+        .pop()
+        .unwrap_or_default()
+}
+
+/// Runs every page the first kind's options select on every kind of `kinds`, at most `jobs` pages at a
+/// time over all kinds, each on an engine of its own of its kind. With `jobs` 1, one page at a time: the
+/// kinds in turn, each's pages in page order. With more, one schedule: every (page, kind) is a job for a
+/// free engine of that kind, all kinds at once, the longest first by the last run's timings. Either way the
+/// observer hears of the pages, and the result lists them, kind by kind in page order, as a run of one kind
+/// after another on one engine would tell them.
+pub fn run_matrix(
+    kinds: &[KindRun<'_>],
+    book: &Book,
+    jobs: usize,
+    observer: &mut dyn Observer,
+) -> Vec<Vec<PageRun>> {
+    let Some(first) = kinds.first() else {
+        return Vec::new();
+    };
     let snapshot_dir = book.config.snapshot_dir(&book.root);
     let date = today();
-    let pages: Vec<&Page> = book.pages.iter().filter(|p| options.selects(p)).collect();
+    let pages: Vec<&Page> = book
+        .pages
+        .iter()
+        .filter(|p| first.options.selects(p))
+        .collect();
     // Checked when the book was read.
     let allow = book.config.allowed().unwrap_or_default();
-    let run = |engine: &Engine, page: &Page, observer: &mut dyn Observer| {
+    let run = |g: usize, engine: &Engine, page: &Page, observer: &mut dyn Observer| {
         page::run_page(
             engine,
             page,
             &allow,
-            options,
+            &kinds[g].options,
             &snapshot_dir,
             &date,
             observer,
         )
     };
-    match engines {
-        [] => Vec::new(),
-        [engine] => {
-            let mut dead = false;
-            pages
-                .iter()
-                .take_while(|_| !engine::cancelled())
-                .map(|page| {
-                    observer.page_started(page);
-                    let result = if dead {
-                        pool::not_run(page)
-                    } else {
-                        let mut result = run(engine, page, observer);
-                        dead = pool::died_under(engine, &result);
-                        if dead {
-                            pool::out_of_the_pool(engine, &mut result, true);
-                        }
-                        result
-                    };
-                    observer.page_done(&result);
-                    result
-                })
-                .collect()
+    let mut timings = timings::Timings::load(&snapshot_dir);
+    let runs = if jobs <= 1 {
+        kinds
+            .iter()
+            .enumerate()
+            .take_while(|_| !engine::cancelled())
+            .map(|(g, kind)| {
+                if let Some(name) = &kind.kind {
+                    observer.kind_started(name);
+                }
+                match kind.engines.first() {
+                    Some(engine) => one_engine(engine, &pages, |e, p, o| run(g, e, p, o), observer),
+                    None => Vec::new(),
+                }
+            })
+            .collect()
+    } else {
+        let groups: Vec<pool::Group<'_>> = kinds
+            .iter()
+            .map(|k| pool::Group {
+                kind: k.kind.as_deref(),
+                engines: k.engines,
+            })
+            .collect();
+        let order = pool::longest_first(kinds.len(), &pages, |g, page| {
+            timings.get(kinds[g].kind.as_deref(), &page.path)
+        });
+        pool::run_jobs(&groups, &pages, order, jobs, run, observer)
+    };
+    // A cancelled run's pages stopped early: their times would mislead the next run's order.
+    if !engine::cancelled() {
+        for (kind, pages) in kinds.iter().zip(&runs) {
+            for page in pages.iter().filter(|p| !p.blocks.is_empty()) {
+                timings.set(kind.kind.as_deref(), &page.path, page.elapsed);
+            }
         }
-        _ => pool::run_pages(engines, &pages, run, observer),
+        timings.save();
     }
+    runs
+}
+
+/// The pages one after another on one engine, each told as it runs; once the engine died under a page, the
+/// rest are not run.
+fn one_engine(
+    engine: &Engine,
+    pages: &[&Page],
+    run: impl Fn(&Engine, &Page, &mut dyn Observer) -> PageRun,
+    observer: &mut dyn Observer,
+) -> Vec<PageRun> {
+    let mut dead = false;
+    pages
+        .iter()
+        .take_while(|_| !engine::cancelled())
+        .map(|page| {
+            observer.page_started(page);
+            let result = if dead {
+                pool::not_run(page)
+            } else {
+                let mut result = run(engine, page, observer);
+                dead = pool::died_under(engine, &result);
+                if dead {
+                    pool::out_of_the_pool(engine, &mut result, true);
+                }
+                result
+            };
+            observer.page_done(&result);
+            result
+        })
+        .collect()
 }
 
 /// Asks the engine until it answers: an engine that is restarting comes back within seconds, so only an

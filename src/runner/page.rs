@@ -201,6 +201,19 @@ pub(super) fn run_page(
             .map(|&j| page.blocks[j].attrs.term.as_str());
         run.run_block(&mut scope, i, next_term, observer);
         if block.attrs.ignore.is_none() {
+            // A server this block's client has just ended (`nc -l` in another terminal) goes when it goes:
+            // the next block waits for it before anything else, so it is waited for before the network is
+            // taken, which then does not depend on how fast it went (through-the-host's listener was
+            // drawn after its client's block in some runs only).
+            match order.get(pos + 1).map(|&j| (j, &page.blocks[j])) {
+                Some((_, next)) if next.attrs.teardown && !teardown_started => {
+                    run.settle_all(&mut scope, observer)
+                }
+                Some((j, next)) if next.attrs.term != block.attrs.term => {
+                    run.settle_before(&mut scope, j, observer)
+                }
+                _ => {}
+            }
             topology.observe(&scope, &names[i], block.line, run.quiet());
         }
     }

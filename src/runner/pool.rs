@@ -1,14 +1,30 @@
-//! Several engines at once: each runs one page at a time, taking the next from a queue ordered longest
-//! first, and what the pages report is handed on in page order. An engine that dies under a page fails
-//! that page and leaves the pool; the other engines run the rest.
+//! Several engines at once, of one kind or of several (a book's matrix): every (page, kind) is a job for a
+//! free engine of that kind, taken from one queue ordered longest first, at most `jobs` at a time over all
+//! kinds. What the pages report is handed on in the order a run of one kind after another on one engine
+//! tells it: kind by kind, page order within each. An engine that dies under a page fails that page and
+//! leaves the pool; the other engines run the rest.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::{mpsc, Condvar, Mutex};
+use std::time::Duration;
 
 use super::{BlockRun, Observer, PageError, PageRun};
 use crate::engine::{self, Engine, EngineError};
 use crate::snippet::Page;
+
+/// One kind's engines in a run: the pages all run on each kind.
+pub(super) struct Group<'a> {
+    /// The kind of the book's matrix; `None` without a matrix.
+    pub kind: Option<&'a str>,
+    pub engines: &'a [Engine],
+}
+
+/// A page of a kind: `group` indexes the groups, `page` the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Job {
+    pub group: usize,
+    pub page: usize,
+}
 
 /// What a page told its observer, kept until the pages before it have been told.
 #[derive(Default)]
@@ -22,60 +38,159 @@ impl Observer for Told {
     }
 }
 
-/// Runs `pages` on `engines`, one page per engine at a time. A run that is cancelled starts no further page.
-pub(super) fn run_pages(
-    engines: &[Engine],
-    pages: &[&Page],
-    run: impl Fn(&Engine, &Page, &mut dyn Observer) -> PageRun + Sync,
-    observer: &mut dyn Observer,
-) -> Vec<PageRun> {
-    let queue = Mutex::new(longest_first(pages));
-    let alive = AtomicUsize::new(engines.len());
-    let (done, results) = mpsc::channel::<(usize, PageRun, Told)>();
-    std::thread::scope(|scope| {
-        for engine in engines {
-            let (queue, done, run, alive) = (&queue, done.clone(), &run, &alive);
-            scope.spawn(move || loop {
-                if engine::cancelled() {
-                    return;
-                }
-                let Some(index) = queue.lock().expect("queue lock").pop_front() else {
-                    return;
-                };
-                let mut told = Told::default();
-                let mut result = run(engine, pages[index], &mut told);
-                let dead = died_under(engine, &result);
-                if dead {
-                    let left = alive.fetch_sub(1, Ordering::SeqCst) - 1;
-                    out_of_the_pool(engine, &mut result, left == 0);
-                }
-                if done.send((index, result, told)).is_err() || dead {
-                    return;
-                }
-            });
+/// The queue and what takes from it, behind one lock.
+struct Queue {
+    /// The jobs not yet started, the first to start first.
+    jobs: Vec<Job>,
+    /// Per group, its engines waiting for a job.
+    idle: Vec<usize>,
+    /// Per group, its engines still in the pool.
+    alive: Vec<usize>,
+    running: usize,
+}
+
+impl Queue {
+    /// The job an engine of `group` takes now, if any: the first queued job whose kind has a waiting
+    /// engine, when it is of this group and fewer than `jobs` pages run. Taking the first job of any kind
+    /// that can start keeps the order longest first across kinds.
+    fn take(&mut self, group: usize, jobs: usize) -> Option<Job> {
+        if self.running >= jobs {
+            return None;
         }
-        drop(done);
-        // Tell the observer in page order: a page is told once every page before it has been.
-        let mut waiting: BTreeMap<usize, (PageRun, Told)> = BTreeMap::new();
-        let mut out = Vec::with_capacity(pages.len());
-        for (index, result, told) in results {
-            waiting.insert(index, (result, told));
-            while let Some((result, told)) = waiting.remove(&out.len()) {
-                out.push(tell(observer, pages[out.len()], result, told));
+        let first = self.jobs.iter().position(|j| self.idle[j.group] > 0)?;
+        if self.jobs[first].group != group {
+            return None;
+        }
+        self.running += 1;
+        self.idle[group] -= 1;
+        Some(self.jobs.remove(first))
+    }
+
+    fn has_work_for(&self, group: usize) -> bool {
+        self.jobs.iter().any(|j| j.group == group)
+    }
+}
+
+/// Runs every job of `order` (each group's pages) on the groups' engines, one page per engine and at most
+/// `jobs` pages at a time. A run that is cancelled starts no further page. Returns each group's pages in
+/// page order.
+pub(super) fn run_jobs(
+    groups: &[Group<'_>],
+    pages: &[&Page],
+    order: Vec<Job>,
+    jobs: usize,
+    run: impl Fn(usize, &Engine, &Page, &mut dyn Observer) -> PageRun + Sync,
+    observer: &mut dyn Observer,
+) -> Vec<Vec<PageRun>> {
+    let queue = Mutex::new(Queue {
+        jobs: order,
+        idle: vec![0; groups.len()],
+        alive: groups.iter().map(|g| g.engines.len()).collect(),
+        running: 0,
+    });
+    let changed = Condvar::new();
+    let (done, results) = mpsc::channel::<(Job, PageRun, Told)>();
+    std::thread::scope(|scope| {
+        for (g, group) in groups.iter().enumerate() {
+            for engine in group.engines {
+                let (queue, changed, done, run) = (&queue, &changed, done.clone(), &run);
+                scope.spawn(move || {
+                    let mut q = queue.lock().expect("queue lock");
+                    q.idle[g] += 1;
+                    loop {
+                        if engine::cancelled() || !q.has_work_for(g) {
+                            q.idle[g] -= 1;
+                            changed.notify_all();
+                            return;
+                        }
+                        let Some(job) = q.take(g, jobs) else {
+                            // Woken by every change; the timeout only bounds how late a cancel is seen.
+                            q = changed
+                                .wait_timeout(q, Duration::from_millis(200))
+                                .expect("queue lock")
+                                .0;
+                            continue;
+                        };
+                        // Another engine may now be the one whose kind has the first job.
+                        changed.notify_all();
+                        drop(q);
+                        let mut told = Told::default();
+                        let mut result = run(g, engine, pages[job.page], &mut told);
+                        let dead = died_under(engine, &result);
+                        q = queue.lock().expect("queue lock");
+                        q.running -= 1;
+                        if dead {
+                            q.alive[g] -= 1;
+                            out_of_the_pool(engine, &mut result, q.alive[g] == 0);
+                        } else {
+                            q.idle[g] += 1;
+                        }
+                        changed.notify_all();
+                        if done.send((job, result, told)).is_err() || dead {
+                            return;
+                        }
+                    }
+                });
             }
         }
-        // Every engine died: the pages left in the queue fail, saying why, where they would have been told.
+        drop(done);
+        // Tell the observer in order: a page is told once every page before it has been.
+        let place = |job: Job| job.group * pages.len() + job.page;
+        let job_at = |at: usize| Job {
+            group: at / pages.len(),
+            page: at % pages.len(),
+        };
+        let mut teller = Teller {
+            observer,
+            groups,
+            pages,
+            told_group: None,
+            out: groups.iter().map(|_| Vec::new()).collect(),
+        };
+        let mut waiting: BTreeMap<usize, (PageRun, Told)> = BTreeMap::new();
+        let mut next = 0;
+        for (job, result, told) in results {
+            waiting.insert(place(job), (result, told));
+            while let Some((result, told)) = waiting.remove(&next) {
+                teller.tell(job_at(next), result, told);
+                next += 1;
+            }
+        }
+        // A kind whose engines all died: its pages left in the queue fail, saying why, where they would have
+        // been told.
         if !engine::cancelled() {
-            for index in queue.lock().expect("queue lock").drain(..) {
-                waiting.insert(index, (not_run(pages[index]), Told::default()));
+            for job in queue.lock().expect("queue lock").jobs.drain(..) {
+                waiting.insert(place(job), (not_run(pages[job.page]), Told::default()));
             }
         }
         // Cancelled: pages after a gap never ran; those that did are still told, in order.
-        for (index, (result, told)) in waiting {
-            out.push(tell(observer, pages[index], result, told));
+        for (at, (result, told)) in waiting {
+            teller.tell(job_at(at), result, told);
         }
-        out
+        teller.out
     })
+}
+
+/// Hands the pages' reports to the observer in order, saying when a kind's pages begin.
+struct Teller<'o, 'g, 'p> {
+    observer: &'o mut dyn Observer,
+    groups: &'g [Group<'g>],
+    pages: &'p [&'p Page],
+    told_group: Option<usize>,
+    out: Vec<Vec<PageRun>>,
+}
+
+impl Teller<'_, '_, '_> {
+    fn tell(&mut self, job: Job, result: PageRun, told: Told) {
+        if self.told_group != Some(job.group) {
+            self.told_group = Some(job.group);
+            if let Some(kind) = self.groups[job.group].kind {
+                self.observer.kind_started(kind);
+            }
+        }
+        let result = tell(self.observer, self.pages[job.page], result, told);
+        self.out[job.group].push(result);
+    }
 }
 
 /// Whether the engine died under the page: it could not be reached to set the page up, or it went away
@@ -92,7 +207,8 @@ pub(super) fn died_under(engine: &Engine, result: &PageRun) -> bool {
             .is_err_and(EngineError::is_unreachable)
 }
 
-/// Says in the page's report that its engine died and left the pool (`alone`: it was the only engine).
+/// Says in the page's report that its engine died and left the pool (`alone`: it was the last engine of
+/// its kind).
 pub(super) fn out_of_the_pool(engine: &Engine, result: &mut PageRun, alone: bool) {
     let rest = if alone {
         "no engine is left for the other pages"
@@ -130,24 +246,52 @@ fn tell(observer: &mut dyn Observer, page: &Page, result: PageRun, told: Told) -
     result
 }
 
-/// Page indexes, the pages expected to take longest first, so that the run ends as early as it can. A
-/// page's length is estimated from what it asks for: its commands, and the time its `retry=` blocks may
-/// take.
-fn longest_first(pages: &[&Page]) -> VecDeque<usize> {
-    let cost = |page: &Page| -> u128 {
-        page.blocks
-            .iter()
-            .filter(|b| b.attrs.ignore.is_none())
-            .map(|b| {
-                let retry = b.attrs.retry.map_or(0, |r| r.as_millis());
-                b.steps.len() as u128 * 1000 + retry
-            })
-            .sum()
+/// Every page of every group, the jobs expected to take longest first, so that the run ends as early as it
+/// can. A job's length is its page's time on that kind in the last run (`last`), else an estimate from
+/// what the page asks for (its commands, the time its `retry=` blocks may take) scaled to the time the last
+/// run's pages took per estimated unit, so that known and unknown pages compare.
+pub(super) fn longest_first(
+    groups: usize,
+    pages: &[&Page],
+    last: impl Fn(usize, &Page) -> Option<Duration>,
+) -> Vec<Job> {
+    let mut jobs: Vec<(Job, f64)> = Vec::with_capacity(groups * pages.len());
+    let (mut known, mut estimated) = (0.0, 0.0);
+    for group in 0..groups {
+        for (page, p) in pages.iter().enumerate() {
+            if let Some(took) = last(group, p) {
+                known += took.as_secs_f64();
+                estimated += estimate(p);
+            }
+            jobs.push((Job { group, page }, 0.0));
+        }
+    }
+    // Seconds per estimated unit in the last run; about a second per command without one.
+    let scale = if estimated > 0.0 {
+        known / estimated
+    } else {
+        0.001
     };
-    let mut order: Vec<usize> = (0..pages.len()).collect();
-    // Stable: equally long pages keep page order.
-    order.sort_by_key(|&i| std::cmp::Reverse(cost(pages[i])));
-    order.into()
+    for (job, cost) in &mut jobs {
+        let page = pages[job.page];
+        *cost = last(job.group, page).map_or(estimate(page) * scale, |d| d.as_secs_f64());
+    }
+    // Stable: equally long jobs keep kind then page order.
+    jobs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    jobs.into_iter().map(|(job, _)| job).collect()
+}
+
+/// A page's length from what it asks for, in milliseconds: a second per command, and the time its
+/// `retry=` blocks may take.
+fn estimate(page: &Page) -> f64 {
+    page.blocks
+        .iter()
+        .filter(|b| b.attrs.ignore.is_none())
+        .map(|b| {
+            let retry = b.attrs.retry.map_or(0, |r| r.as_millis());
+            (b.steps.len() as u128 * 1000 + retry) as f64
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -155,6 +299,10 @@ mod tests {
     use super::*;
     use crate::snippet::parse_page;
     use std::path::Path;
+
+    fn job(group: usize, page: usize) -> Job {
+        Job { group, page }
+    }
 
     // The longest pages start first; pages of equal length keep their order.
     #[test]
@@ -168,6 +316,55 @@ mod tests {
         let retry =
             parse_page(Path::new("src/c.md"), "```console,retry=10s\n$ true\n```\n").unwrap();
         let pages = [&short, &long, &short, &retry];
-        assert_eq!(Vec::from(longest_first(&pages)), [3, 1, 0, 2]);
+        let order: Vec<usize> = longest_first(1, &pages, |_, _| None)
+            .iter()
+            .map(|j| j.page)
+            .collect();
+        assert_eq!(order, [3, 1, 0, 2]);
+    }
+
+    // The last run's timings order the jobs over every kind: a page slow on one kind starts before the
+    // same page on a faster one, and a page with no timing yet is placed by its estimate at the last run's
+    // pace.
+    #[test]
+    fn last_runs_timings_order_every_kind() {
+        let one = parse_page(Path::new("src/a.md"), "```console\n$ true\n```\n").unwrap();
+        let four = parse_page(
+            Path::new("src/b.md"),
+            "```console\n$ true\n$ true\n$ true\n$ true\n```\n",
+        )
+        .unwrap();
+        let pages = [&one, &four];
+        let secs = |s: f64| Some(Duration::from_secs_f64(s));
+        // One command took 10 s on kind 1 and 2 s on kind 0; the four-command page has a timing on kind 0
+        // only (1 s), so on kind 1 it is estimated at kind 0's pace ((2 + 1) s / 5 units of 1000 ms).
+        let order = longest_first(2, &pages, |g, p| match (g, p.path.to_str().unwrap()) {
+            (0, "src/a.md") => secs(2.0),
+            (0, "src/b.md") => secs(1.0),
+            (1, "src/a.md") => secs(10.0),
+            _ => None,
+        });
+        assert_eq!(order, [job(1, 0), job(1, 1), job(0, 0), job(0, 1)]);
+    }
+
+    // An engine takes the first queued job that can start, so a free engine of one kind does not take a
+    // shorter job while the longest waits for its own kind's engine, and no more than `jobs` run at once.
+    #[test]
+    fn the_queue_keeps_longest_first_across_kinds_within_jobs() {
+        let mut q = Queue {
+            jobs: vec![job(1, 0), job(0, 0), job(0, 1)],
+            idle: vec![1, 0],
+            alive: vec![1, 1],
+            running: 0,
+        };
+        // Kind 1 has no engine waiting: kind 0 takes its first job.
+        assert_eq!(q.take(0, 2), Some(job(0, 0)));
+        q.idle = vec![1, 1];
+        assert_eq!(q.take(0, 2), None, "kind 1's job is first and can start");
+        assert_eq!(q.take(1, 2), Some(job(1, 0)));
+        assert_eq!(q.take(0, 2), None, "two run, as --jobs 2 allows");
+        q.running = 1;
+        assert_eq!(q.take(0, 2), Some(job(0, 1)));
+        assert!(!q.has_work_for(0) && !q.has_work_for(1));
     }
 }

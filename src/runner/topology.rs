@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::page::PageScope;
 use super::record::check_one;
 use super::{BlockRun, RunOptions, SnapshotMode, SnapshotVerdict, Verdict};
+use crate::engine;
 use crate::engine::topology::Topology;
 use crate::redact::{self, Class, Redactor};
 use crate::snapshot::topology::{self as snap, Section};
@@ -14,8 +15,23 @@ use crate::snippet::Page;
 
 /// The topology after every block that changed it, in the order the blocks ran.
 /// `t` without the containers whose names the engine generated.
+/// A default network (`bridge`) is drawn for the containers on it, so one that only a left-out container
+/// joined is left out with it: through-the-host's topology listed `bridge` alone in some runs, while a
+/// throw-away client on it was being removed.
 fn steady(mut t: Topology) -> Topology {
     t.containers.retain(|c| !generated(&c.name));
+    let joined = |network: &str| {
+        t.containers.iter().any(|c| {
+            c.mode.as_deref() == Some(network) || c.networks.iter().any(|a| a.network == network)
+        })
+    };
+    let keep: Vec<bool> = t
+        .networks
+        .iter()
+        .map(|n| !engine::topology::is_default_network(&n.name) || joined(&n.name))
+        .collect();
+    let mut keep = keep.into_iter();
+    t.networks.retain(|_| keep.next().unwrap_or(true));
     t
 }
 
@@ -128,5 +144,36 @@ mod tests {
         };
         let names: Vec<String> = steady(t).containers.into_iter().map(|c| c.name).collect();
         assert_eq!(names, ["listener", "my_app"]);
+    }
+
+    // through-the-host's topology listed the default bridge alone in some runs: the throw-away client that
+    // joined it was left out, its network not. A default network stays while a kept container is on it, and
+    // the page's own networks always stay.
+    #[test]
+    fn a_default_network_goes_with_the_containers_left_out() {
+        use crate::engine::topology::{Attachment, Network};
+        let on = |name: &str, network: &str| Container {
+            name: name.into(),
+            networks: vec![Attachment {
+                network: network.into(),
+                ..Attachment::default()
+            }],
+            ..Container::default()
+        };
+        let net = |name: &str| Network {
+            name: name.into(),
+            ..Network::default()
+        };
+        let t = Topology {
+            networks: vec![net("elsewhere"), net("bridge")],
+            containers: vec![on("focused_shirley", "bridge")],
+        };
+        let names: Vec<String> = steady(t).networks.into_iter().map(|n| n.name).collect();
+        assert_eq!(names, ["elsewhere"]);
+        let t = Topology {
+            networks: vec![net("bridge")],
+            containers: vec![on("focused_shirley", "bridge"), on("listener", "bridge")],
+        };
+        assert_eq!(steady(t).networks.len(), 1);
     }
 }

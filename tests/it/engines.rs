@@ -208,3 +208,28 @@ fn an_unknown_engines_form_exits_2_with_file_line() {
     );
     assert!(!book.path().join("snapshots").exists());
 }
+
+// The kinds of a matrix run in one schedule, not one after another: the fixture's page waits on each kind
+// for its run on the other, so it passes only when both kinds run it at the same time (one kind after the
+// other, the first times out). The report still tells the kinds in the matrix's order.
+#[test]
+fn kinds_of_the_matrix_run_at_once() {
+    let engine = support::locked_engine();
+    let newer = docker26();
+    let rendezvous = Path::new("/tmp/dt-fixture-jobs-matrix");
+    let _ = std::fs::remove_dir_all(rendezvous);
+    let run = test_book(support::fixture("jobs-matrix"))
+        .env_remove("DOCKTEST_ENGINES")
+        .args(["--jobs", "2", "--engine"])
+        .arg(&support::endpoint().host)
+        .arg("--engine")
+        .arg(&newer)
+        .run();
+    let _ = std::fs::remove_dir_all(rendezvous);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("2 verified, 0 failed"), "{run}");
+    let first = run.stdout.find("matrix: docker-20.10").expect("kind told");
+    let second = run.stdout.find("matrix: docker-26.1").expect("kind told");
+    assert!(first < second, "kinds told in the matrix's order: {run}");
+    engine.assert_left_as_found();
+}
