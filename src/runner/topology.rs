@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::page::PageScope;
-use super::record::check_one;
+use super::record::check_snapshot;
 use super::{BlockRun, RunOptions, SnapshotMode, SnapshotVerdict, Verdict};
 use crate::engine::topology::Topology;
 use crate::redact::{self, Class, Redactor};
@@ -85,7 +85,9 @@ impl TopologyLog {
                 let raw = snap::render(&self.sections);
                 let body = snap::render_redacted(&self.sections, redactor);
                 let meta = snap::meta(page, engine, date, raw);
-                match check_one(options, dir, &name, &meta, &body) {
+                // Like a block's: an engine kind that draws another picture (Podman's default network is
+                // `podman`, its addresses 10.88.x) keeps its own beside the shared one.
+                match check_snapshot(options, dir, &name, &meta, &body) {
                     // A page recorded before topologies were taken is offered one for review (its
                     // `.snap.new`, outside CI) but does not fail for lacking it: the book's examples are
                     // as verified as they were, and its chapters replay without a picture.
@@ -112,6 +114,80 @@ impl TopologyLog {
 mod tests {
     use super::*;
     use crate::engine::topology::Container;
+
+    // Regression: on Podman every page that draws a picture failed "snapshot changed" against the Docker
+    // picture, with no `@podman` snapshot offered: the topology was checked against the shared snapshot
+    // only. Another kind's picture is its own snapshot, as a block's transcript is.
+    #[test]
+    fn another_kinds_picture_is_its_own_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = crate::snippet::parse_page(Path::new("src/p.md"), "# P\n").unwrap();
+        let log = |network: &str| TopologyLog {
+            sections: vec![Section {
+                after: "src-p__top-1".into(),
+                topology: Topology {
+                    networks: vec![],
+                    containers: vec![Container {
+                        name: "web".into(),
+                        networks: vec![crate::engine::topology::Attachment {
+                            network: network.into(),
+                            ..Default::default()
+                        }],
+                        ..Container::default()
+                    }],
+                },
+            }],
+            line: 3,
+            ..TopologyLog::default()
+        };
+        let options = |kind: Option<&str>| RunOptions {
+            filter: None,
+            partition: None,
+            snapshots: SnapshotMode::CheckAndWritePending,
+            color: false,
+            engine_kind: kind.map(str::to_string),
+        };
+        let finish = |network: &str, kind: Option<&str>| {
+            log(network).finish(
+                &page,
+                &mut Redactor::new(),
+                &options(kind),
+                dir.path(),
+                "e",
+                "d",
+            )
+        };
+        let name = snap::name(&page);
+        assert!(
+            finish("bridge", None).is_none(),
+            "a first picture is offered, pending"
+        );
+        std::fs::rename(
+            crate::snapshot::pending_path(dir.path(), &name),
+            crate::snapshot::path(dir.path(), &name),
+        )
+        .unwrap();
+        assert!(finish("bridge", Some("podman")).is_none());
+        let differs = finish("podman", Some("podman")).expect("a different picture is reported");
+        let SnapshotVerdict::Changed {
+            pending: Some(pending),
+            ..
+        } = differs.snapshot
+        else {
+            panic!("{:?}", differs.snapshot);
+        };
+        assert!(
+            pending.ends_with("src-p.topology@podman.snap.new"),
+            "{pending:?}"
+        );
+        let own = crate::snapshot::engine_name(&name, "podman");
+        std::fs::rename(&pending, crate::snapshot::path(dir.path(), &own)).unwrap();
+        assert!(finish("podman", Some("podman")).is_none());
+        assert!(
+            finish("podman", None).is_some(),
+            "the first kind still has the shared one"
+        );
+    }
 
     // A throw-away client named by the engine comes and goes with timing while a server runs: the steady
     // topology keeps the page's own names only.
