@@ -344,6 +344,14 @@ pub fn replay_page(
                             .collect::<Vec<_>>()
                     )
                 ))
+            } else if options
+                .matrix
+                .first()
+                .is_some_and(|first| !block.attrs.engines.admits_kind(first))
+            {
+                // Another kind's run took its snapshot (a Podman twin of a Docker block), numbering its
+                // placeholders from that run: the first kind's bindings say nothing about them.
+                check_block(block, &snap_path, &mut Bindings::new())
             } else {
                 check_block(block, &snap_path, &mut bindings)
             },
