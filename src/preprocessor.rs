@@ -1519,6 +1519,27 @@ mod tests {
         );
     }
 
+    // Regression: `mdbook build` failed on the guide's Podman twins ("the page shows 172.18.0.2 and 10.89.0.1
+    // as different addresses, but the run showed [IP1] for both"): a twin's snapshot numbers its placeholders
+    // from Podman's run, and was replayed against the bindings of the Docker blocks before it.
+    #[test]
+    fn a_twin_for_another_kind_replays_on_its_own_bindings() {
+        let md = "```console,engines=\"!podman\"\n$ show a\n172.18.0.2\n```\n\n\
+                  ```console,engines=podman,id=twin\n$ show b\n10.89.0.1\n```\n";
+        let dir = snapshots(md, &[("$ show a\n[IP1]", ""), ("$ show b\n[IP1]", "")]);
+        let options = ReplayOptions {
+            snapshot_dir: dir.path().into(),
+            prompts: Prompts::default(),
+            bare_commands: false,
+            real_output: false,
+            format: BadgeFormat::Text,
+            matrix: vec!["docker-20.10".into(), "podman".into()],
+        };
+        let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
+        assert_eq!(r.verified, 2, "{}", r.content);
+        assert!(r.problems.is_empty(), "{}", r.content);
+    }
+
     // A block for some engines only tells the reader which, and is not missed on the others.
     #[test]
     fn engines_attribute_is_a_note_for_the_reader() {

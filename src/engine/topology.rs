@@ -58,6 +58,20 @@ impl Topology {
     pub fn is_empty(&self) -> bool {
         self.networks.is_empty() && self.containers.is_empty()
     }
+
+    /// The topology without the containers `leave_out` names, nor the default networks only they joined
+    /// (the picture holds a default network because a container of the page is on it).
+    pub fn without(mut self, leave_out: impl Fn(&Container) -> bool) -> Topology {
+        self.containers.retain(|c| !leave_out(c));
+        let joined = |net: &str| {
+            self.containers.iter().any(|c| {
+                c.mode.as_deref() == Some(net) || c.networks.iter().any(|a| a.network == net)
+            })
+        };
+        self.networks
+            .retain(|n| !DEFAULT_NETWORKS.contains(&n.name.as_str()) || joined(&n.name));
+        self
+    }
 }
 
 /// Names of the networks an engine has from the start, which a page's containers may join without creating.
@@ -412,6 +426,38 @@ mod tests {
         };
         assert!(joined_defaults(&[on("demo-net")]).is_empty());
         assert_eq!(joined_defaults(&[on("podman")]), vec!["podman"]);
+    }
+
+    // Regression: through-the-host's picture after a throw-away client (`docker run --rm -i alpine nc …`,
+    // left out by its generated name while the server ran) listed the default `bridge` in some runs: the
+    // client was left out, the network it had brought in was not.
+    #[test]
+    fn leaving_out_a_container_leaves_out_the_default_network_only_it_joined() {
+        let on = |name: &str, network: &str| Container {
+            name: name.into(),
+            networks: vec![Attachment {
+                network: network.into(),
+                ..Attachment::default()
+            }],
+            ..Container::default()
+        };
+        let net = |name: &str| Network {
+            name: name.into(),
+            ..Network::default()
+        };
+        let t = Topology {
+            networks: vec![net("elsewhere"), net("bridge")],
+            containers: vec![on("listener", "elsewhere"), on("eager_pike", "bridge")],
+        };
+        let kept = t.clone().without(|c| c.name == "eager_pike");
+        assert_eq!(kept.networks, vec![net("elsewhere")]);
+        assert_eq!(kept.containers, vec![on("listener", "elsewhere")]);
+        let kept = t.without(|c| c.name == "listener");
+        assert_eq!(
+            kept.networks,
+            vec![net("elsewhere"), net("bridge")],
+            "the page's own stays"
+        );
     }
 
     // Why `inspect_container` asks again: Podman's short-lived `stopped` state is not one of Docker's, and

@@ -14,10 +14,14 @@ use crate::snippet::Page;
 
 /// The topology after every block that changed it, in the order the blocks ran.
 /// `t` without the containers whose names the engine generated.
-fn steady(mut t: Topology) -> Topology {
-    t.containers.retain(|c| !generated(&c.name));
-    t
+fn steady(t: Topology) -> Topology {
+    t.without(|c| generated(&c.name))
 }
+
+/// While a command of the page runs, how long the engine may take to show what just ended (a server whose
+/// client has gone), and how often it is asked.
+const SETTLE_PAUSE: Duration = Duration::from_millis(150);
+const SETTLE_TRIES: u32 = 10;
 
 fn generated(name: &str) -> bool {
     redact::volatile_spans(name)
@@ -44,7 +48,21 @@ impl TopologyLog {
         if self.error.is_some() {
             return;
         }
-        match scope.topology().map(|t| if quiet { t } else { steady(t) }) {
+        let take = || scope.topology().map(|t| if quiet { t } else { steady(t) });
+        let mut taken = take();
+        // A server in another terminal ends with its client, at a moment no block waits for, and the engine
+        // reports its container running a little longer: through-the-host's picture after the last client
+        // showed the listener in some runs and not in others. Asked again until two answers agree.
+        for _ in 0..if quiet { 0 } else { SETTLE_TRIES } {
+            std::thread::sleep(SETTLE_PAUSE);
+            let again = take();
+            let settled = matches!((&taken, &again), (Ok(a), Ok(b)) if a == b);
+            taken = again;
+            if settled {
+                break;
+            }
+        }
+        match taken {
             Ok(now) if now != self.last => {
                 self.sections.push(Section {
                     after: name.to_string(),
