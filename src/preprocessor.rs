@@ -344,6 +344,14 @@ pub fn replay_page(
                             .collect::<Vec<_>>()
                     )
                 ))
+            } else if options
+                .matrix
+                .first()
+                .is_some_and(|first| !block.attrs.engines.admits_kind(first))
+            {
+                // Another kind's run took its snapshot (a Podman twin of a Docker block), numbering its
+                // placeholders from that run: the first kind's bindings say nothing about them.
+                check_block(block, &snap_path, &mut Bindings::new())
             } else {
                 check_block(block, &snap_path, &mut bindings)
             },
@@ -1509,6 +1517,27 @@ mod tests {
             matrix_badge(md, dir.path()),
             "*Verified on Docker 20.10.24, 2026-11-26; not verified on Docker 26.1*"
         );
+    }
+
+    // Regression: `mdbook build` failed on the guide's Podman twins ("the page shows 172.18.0.2 and 10.89.0.1
+    // as different addresses, but the run showed [IP1] for both"): a twin's snapshot numbers its placeholders
+    // from Podman's run, and was replayed against the bindings of the Docker blocks before it.
+    #[test]
+    fn a_twin_for_another_kind_replays_on_its_own_bindings() {
+        let md = "```console,engines=\"!podman\"\n$ show a\n172.18.0.2\n```\n\n\
+                  ```console,engines=podman,id=twin\n$ show b\n10.89.0.1\n```\n";
+        let dir = snapshots(md, &[("$ show a\n[IP1]", ""), ("$ show b\n[IP1]", "")]);
+        let options = ReplayOptions {
+            snapshot_dir: dir.path().into(),
+            prompts: Prompts::default(),
+            bare_commands: false,
+            real_output: false,
+            format: BadgeFormat::Text,
+            matrix: vec!["docker-20.10".into(), "podman".into()],
+        };
+        let r = replay_page(Path::new("src/p.md"), md, None, &options).unwrap();
+        assert_eq!(r.verified, 2, "{}", r.content);
+        assert!(r.problems.is_empty(), "{}", r.content);
     }
 
     // A block for some engines only tells the reader which, and is not missed on the others.

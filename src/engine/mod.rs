@@ -880,14 +880,22 @@ fn parse_api(v: &str) -> Option<(u32, u32)> {
     Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
+/// Whether the object is not there. Docker answers 404; Podman's Docker API answers 500 with its libpod
+/// error (`container … does not exist in database: no such container`) when the object went away while
+/// the request was served, as a `--rm` container does on its own.
 fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
+    match e {
         bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+            status_code: 404, ..
+        } => true,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } => ["no such container", "no such network", "no such volume"]
+            .iter()
+            .any(|gone| message.ends_with(gone)),
+        _ => false,
+    }
 }
 
 fn is_in_progress(e: &bollard::errors::Error) -> bool {
@@ -999,6 +1007,29 @@ fn short(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Regression: on Podman two-terminals' and through-the-host's topology failed with "container inspect
+    // failed: status code 500: container … does not exist in database: no such container": a `--rm`
+    // container removed itself between the proxy's record and the inspect. Gone is gone, whatever the code.
+    #[test]
+    fn podman_500_no_such_container_is_not_found() {
+        let answer = |status_code: u16, message: &str| {
+            is_not_found(&bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: message.into(),
+            })
+        };
+        assert!(answer(404, "No such container: web"));
+        assert!(answer(
+            500,
+            "container c1ed2f8f48f1 does not exist in database: no such container"
+        ));
+        assert!(!answer(
+            500,
+            "error setting rlimit type 7: operation not permitted"
+        ));
+        assert!(!answer(409, "no such container"));
+    }
 
     fn info(product: Product, version: &str) -> EngineInfo {
         EngineInfo {

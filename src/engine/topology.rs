@@ -58,25 +58,37 @@ impl Topology {
     pub fn is_empty(&self) -> bool {
         self.networks.is_empty() && self.containers.is_empty()
     }
+
+    /// The topology without the containers `leave_out` names, nor the default networks only they joined
+    /// (the picture holds a default network because a container of the page is on it).
+    pub fn without(mut self, leave_out: impl Fn(&Container) -> bool) -> Topology {
+        self.containers.retain(|c| !leave_out(c));
+        let joined = |net: &str| {
+            self.containers.iter().any(|c| {
+                c.mode.as_deref() == Some(net) || c.networks.iter().any(|a| a.network == net)
+            })
+        };
+        self.networks
+            .retain(|n| !DEFAULT_NETWORKS.contains(&n.name.as_str()) || joined(&n.name));
+        self
+    }
 }
 
 /// Names of the networks an engine has from the start, which a page's containers may join without creating.
-const DEFAULT_NETWORKS: [&str; 3] = ["bridge", "host", "none"];
+/// Podman's default network is `podman`: its Docker API lists it as `bridge` too, but a container's
+/// attachments (what `docker inspect` shows the reader) name it `podman`, and so does the picture.
+const DEFAULT_NETWORKS: [&str; 4] = ["bridge", "host", "none", "podman"];
 
-/// Whether `name` is one of the networks an engine has from the start.
-pub fn is_default_network(name: &str) -> bool {
-    DEFAULT_NETWORKS.contains(&name)
-}
+/// How often, and how far apart, a container inspect is asked again when its answer does not parse.
+const UNPARSED_RETRIES: u32 = 20;
+const UNPARSED_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The page's topology now: the containers and networks of `created` (gone ones skipped), plus the default
 /// networks those containers are on.
 pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topology, EngineError> {
     let mut containers = Vec::new();
     for id in &created.containers {
-        match docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-        {
+        match inspect_container(docker, id).await {
             Ok(c) => containers.push(c),
             Err(e) if super::is_not_found(&e) => {}
             Err(source) => {
@@ -107,6 +119,28 @@ pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topol
     Ok(from_models(&networks, &containers))
 }
 
+/// A container's inspect answer. Podman reports a container that has just exited as `"Status": "stopped"`
+/// for a moment before its cleanup makes it `exited`; bollard knows Docker's states only and fails to
+/// parse that answer, so it is asked again shortly (measured: `stopped` lasts under 100 ms).
+async fn inspect_container(
+    docker: &Docker,
+    id: &str,
+) -> Result<ContainerInspectResponse, bollard::errors::Error> {
+    let mut tries = 0;
+    loop {
+        match docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
+            Err(bollard::errors::Error::JsonDataError { .. }) if tries < UNPARSED_RETRIES => {
+                tries += 1;
+                tokio::time::sleep(UNPARSED_PAUSE).await;
+            }
+            answer => return answer,
+        }
+    }
+}
+
 /// A `--rm` container that has stopped: the engine removes it on its own, at a moment no block waits for
 /// (a server in one terminal ends with the client in another), so it is drawn as already gone.
 fn on_its_way_out(c: &ContainerInspectResponse) -> bool {
@@ -119,7 +153,9 @@ fn on_its_way_out(c: &ContainerInspectResponse) -> bool {
     auto_remove && !running
 }
 
-/// The default networks the containers are on (or, for `--network host`, in).
+/// The default networks the containers are on (or, for `--network host`, in). The network mode counts
+/// only for a container attached to no network: Podman gives every container the mode `bridge`, whichever
+/// networks it joined, where Docker names the network the container was started on.
 fn joined_defaults(containers: &[ContainerInspectResponse]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for c in containers.iter().filter(|c| !on_its_way_out(c)) {
@@ -130,6 +166,7 @@ fn joined_defaults(containers: &[ContainerInspectResponse]) -> Vec<String> {
             .and_then(|n| n.networks.as_ref())
             .map(|n| n.keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default();
+        let mode = mode.filter(|_| attached.is_empty());
         for name in attached.into_iter().chain(mode) {
             if name != "none" && DEFAULT_NETWORKS.contains(&name.as_str()) && !out.contains(&name) {
                 out.push(name);
@@ -373,6 +410,64 @@ mod tests {
         assert!(from_models(&[], &[server(false)]).is_empty());
         assert!(joined_defaults(&[server(false)]).is_empty());
         assert_eq!(from_models(&[], &[server(true)]).containers.len(), 1);
+    }
+
+    // Regression: on Podman every page's picture listed the default `bridge` network, joined by none of
+    // its containers, and drew the containers that were on it `on podman`, a network not in the picture:
+    // Podman gives every container the network mode `bridge` and names its default network `podman`.
+    #[test]
+    fn podman_containers_join_the_networks_they_are_attached_to() {
+        let on = |network: &str| {
+            inspect(serde_json::json!({
+                "Id": "ab", "Name": "/web", "State": {"Running": true},
+                "HostConfig": {"NetworkMode": "bridge"},
+                "NetworkSettings": {"Networks": {network: {"IPAddress": "10.89.0.2"}}}
+            }))
+        };
+        assert!(joined_defaults(&[on("demo-net")]).is_empty());
+        assert_eq!(joined_defaults(&[on("podman")]), vec!["podman"]);
+    }
+
+    // Regression: through-the-host's picture after a throw-away client (`docker run --rm -i alpine nc …`,
+    // left out by its generated name while the server ran) listed the default `bridge` in some runs: the
+    // client was left out, the network it had brought in was not.
+    #[test]
+    fn leaving_out_a_container_leaves_out_the_default_network_only_it_joined() {
+        let on = |name: &str, network: &str| Container {
+            name: name.into(),
+            networks: vec![Attachment {
+                network: network.into(),
+                ..Attachment::default()
+            }],
+            ..Container::default()
+        };
+        let net = |name: &str| Network {
+            name: name.into(),
+            ..Network::default()
+        };
+        let t = Topology {
+            networks: vec![net("elsewhere"), net("bridge")],
+            containers: vec![on("listener", "elsewhere"), on("eager_pike", "bridge")],
+        };
+        let kept = t.clone().without(|c| c.name == "eager_pike");
+        assert_eq!(kept.networks, vec![net("elsewhere")]);
+        assert_eq!(kept.containers, vec![on("listener", "elsewhere")]);
+        let kept = t.without(|c| c.name == "listener");
+        assert_eq!(
+            kept.networks,
+            vec![net("elsewhere"), net("bridge")],
+            "the page's own stays"
+        );
+    }
+
+    // Why `inspect_container` asks again: Podman's short-lived `stopped` state is not one of Docker's, and
+    // bollard refuses the whole answer (reaching-the-host's topology failed on Podman with "unknown variant
+    // `stopped`"). When bollard learns it, the retry can go.
+    #[test]
+    fn podmans_stopped_state_does_not_parse() {
+        let answer =
+            serde_json::json!({"Id": "ab", "State": {"Status": "stopped", "Running": false}});
+        assert!(serde_json::from_value::<ContainerInspectResponse>(answer).is_err());
     }
 
     // `--network host` is a mode, not an attachment with an address: the container is drawn in the host

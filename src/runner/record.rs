@@ -203,7 +203,7 @@ fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn check_snapshot(
+pub(super) fn check_snapshot(
     options: &RunOptions,
     dir: &Path,
     name: &str,
