@@ -289,11 +289,18 @@ fn settle_all(root: PathBuf, settle: Settle) -> Result<Outcome, Fatal> {
         return Ok(Outcome::Verified);
     }
     for p in &pending {
-        match settle {
-            Settle::Accept => snapshot::accept(p)?,
-            Settle::Reject => snapshot::reject(p)?,
+        let folded = match settle {
+            Settle::Accept => snapshot::accept(p)? == snapshot::Accepted::SameAsShared,
+            Settle::Reject => {
+                snapshot::reject(p)?;
+                false
+            }
+        };
+        if folded {
+            println!("{done} {} as the shared snapshot it equals", p.name);
+        } else {
+            println!("{done} {}", p.name);
         }
-        println!("{done} {}", p.name);
     }
     println!(
         "{done} {} pending snapshot(s) in {}",

@@ -103,9 +103,11 @@ pub fn walk(
         let choice = ask().map_err(terminal)?;
         let word = match choice {
             Choice::Accept => {
-                snapshot::accept(p)?;
                 tally.accepted += 1;
-                "accepted"
+                match snapshot::accept(p)? {
+                    snapshot::Accepted::Stored => "accepted",
+                    snapshot::Accepted::SameAsShared => "accepted as the shared snapshot it equals",
+                }
             }
             Choice::Reject => {
                 snapshot::reject(p)?;

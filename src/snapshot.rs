@@ -392,7 +392,32 @@ pub fn pending(dir: &Path) -> Result<Vec<Pending>, SnapshotError> {
 
 /// Accepts a pending snapshot as insta does: the `.snap.new` becomes the `.snap`, without the
 /// `assertion_line` insta keeps only for review.
-pub fn accept(pending: &Pending) -> Result<(), SnapshotError> {
+///
+/// An engine kind's own snapshot (`NAME@KIND`) that says what the shared `NAME` now says is not kept: the
+/// shared one serves that kind (every kind of a matrix wrote its own pending file when a block's commands
+/// changed, all alike). Accept the shared one first; `pending` lists it first.
+pub fn accept(pending: &Pending) -> Result<Accepted, SnapshotError> {
+    if let Some((shared, _)) = pending.name.rsplit_once('@') {
+        let shared_path = pending
+            .accepted_path
+            .with_file_name(format!("{shared}.snap"));
+        if let (Some(shared), (meta, body)) = (read(&shared_path)?, pending.read_new()?) {
+            if shared.body == body && shared.meta.commands == meta.commands {
+                let remove = |path: &Path| match std::fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(SnapshotError::Write {
+                            path: path.to_path_buf(),
+                            source: e,
+                        })
+                    }
+                    _ => Ok(()),
+                };
+                remove(&pending.accepted_path)?;
+                remove(&pending.path)?;
+                return Ok(Accepted::SameAsShared);
+            }
+        }
+    }
     let text = std::fs::read_to_string(&pending.path).map_err(|source| SnapshotError::Read {
         path: pending.path.clone(),
         source,
@@ -402,7 +427,17 @@ pub fn accept(pending: &Pending) -> Result<(), SnapshotError> {
         path: pending.accepted_path.clone(),
         source,
     })?;
-    reject(pending)
+    reject(pending)?;
+    Ok(Accepted::Stored)
+}
+
+/// What [`accept`] did with a pending snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// It is the snapshot now.
+    Stored,
+    /// An engine kind's own that says what the shared snapshot says: removed, with any older own one.
+    SameAsShared,
 }
 
 /// Rejects a pending snapshot: the `.snap.new` is removed, the `.snap` kept as it was.
@@ -747,6 +782,57 @@ mod tests {
         assert_ne!(command_hash(&a), command_hash(&c));
     }
 
+    // Regression: when a block's commands changed, every kind of the matrix wrote a pending snapshot, all
+    // alike, and accepting them all stored `NAME@docker-26-1` and `NAME@podman` copies of the shared one.
+    #[test]
+    fn a_kinds_own_snapshot_equal_to_the_shared_one_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = |engine: &str, commands: &str| Meta {
+            block: "src/a.md:3".into(),
+            engine: engine.into(),
+            commands: commands.into(),
+            ..Meta::default()
+        };
+        std::fs::write(
+            path(dir.path(), "b@podman"),
+            render(&meta("Podman", "old"), "x"),
+        )
+        .unwrap();
+        write_pending(dir.path(), "b", &meta("Docker", "new"), "same").unwrap();
+        write_pending(
+            dir.path(),
+            "b@docker-26-1",
+            &meta("Docker 26", "new"),
+            "same",
+        )
+        .unwrap();
+        write_pending(dir.path(), "b@podman", &meta("Podman", "new"), "same").unwrap();
+        write_pending(dir.path(), "c", &meta("Docker", "1"), "one").unwrap();
+        write_pending(dir.path(), "c@podman", &meta("Podman", "1"), "other").unwrap();
+        let found = pending(dir.path()).unwrap();
+        let done: Vec<(&str, Accepted)> = found
+            .iter()
+            .map(|p| (p.name.as_str(), accept(p).unwrap()))
+            .collect();
+        assert_eq!(
+            done,
+            [
+                ("b", Accepted::Stored),
+                ("b@docker-26-1", Accepted::SameAsShared),
+                ("b@podman", Accepted::SameAsShared),
+                ("c", Accepted::Stored),
+                ("c@podman", Accepted::Stored),
+            ]
+        );
+        let left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(left, ["b.snap", "c.snap", "c@podman.snap"]);
+    }
+
     // What docktest writes, it must read back, whatever the strings hold.
     #[test]
     fn render_then_parse_round_trips() {
@@ -806,7 +892,7 @@ mod tests {
         assert_eq!(found[1].read_accepted().unwrap().as_deref(), Some("old"));
         assert_eq!(found[1].read_new().unwrap().1, "new");
 
-        accept(&found[0]).unwrap();
+        assert_eq!(accept(&found[0]).unwrap(), Accepted::Stored);
         assert_eq!(
             std::fs::read_to_string(path(dir.path(), "a")).unwrap(),
             "---\nsource: tests/it/book.rs\nexpression: transcript\n---\n$ true\n"
