@@ -25,10 +25,22 @@ fn badges(book: &Path) -> Vec<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let html = std::fs::read_to_string(dest.path().join("page.html")).unwrap();
-    html.split("aria-hidden=\"true\">")
+    // The badge's words are its data-text, which docktest's stylesheet draws (mdBook writes attributes
+    // with `'` and a backslash as entities too).
+    html.split("<div class=\"docktest-badge ")
         .skip(1)
-        .filter_map(|rest| rest.split_once("</span> "))
-        .map(|(_, text)| text.split('<').next().unwrap_or_default().to_string())
+        .filter_map(|rest| rest.split_once(" data-text=\""))
+        .map(|(_, text)| {
+            text.split('"')
+                .next()
+                .unwrap_or_default()
+                .replace("&#39;", "'")
+                .replace("&#92;", "\\")
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
         .collect()
 }
 

@@ -85,9 +85,11 @@ fn a_network_with_two_aliased_containers_is_recorded_and_drawn() {
     let mut page = browser::Browser::launch();
     page.open(&html_path);
     let seen = page.eval(
-        "new Promise(ok => { const img = document.querySelector('.dt-topology img'); \
-         const done = () => ok([img.naturalWidth, img.getBoundingClientRect().height, img.alt]); \
-         img.complete ? done() : img.addEventListener('load', done); })",
+        "new Promise(ok => { const pic = document.querySelector('.dt-topology svg[role=img]'); \
+         const img = new Image(); \
+         const done = () => ok([img.naturalWidth, pic.getBoundingClientRect().height, pic.getAttribute('aria-label')]); \
+         img.onload = done; img.onerror = done; \
+         img.src = pic.querySelector('image').getAttribute('href'); })",
     );
     let width = seen[0].as_f64().unwrap();
     // An image that does not decode has no natural width; this one has the width its SVG states.
