@@ -223,35 +223,4 @@ mod tests {
         let names: Vec<String> = steady(t).containers.into_iter().map(|c| c.name).collect();
         assert_eq!(names, ["listener", "my_app"]);
     }
-
-    // through-the-host's topology listed the default bridge alone in some runs: the throw-away client that
-    // joined it was left out, its network not. A default network stays while a kept container is on it, and
-    // the page's own networks always stay.
-    #[test]
-    fn a_default_network_goes_with_the_containers_left_out() {
-        use crate::engine::topology::{Attachment, Network};
-        let on = |name: &str, network: &str| Container {
-            name: name.into(),
-            networks: vec![Attachment {
-                network: network.into(),
-                ..Attachment::default()
-            }],
-            ..Container::default()
-        };
-        let net = |name: &str| Network {
-            name: name.into(),
-            ..Network::default()
-        };
-        let t = Topology {
-            networks: vec![net("elsewhere"), net("bridge")],
-            containers: vec![on("focused_shirley", "bridge")],
-        };
-        let names: Vec<String> = steady(t).networks.into_iter().map(|n| n.name).collect();
-        assert_eq!(names, ["elsewhere"]);
-        let t = Topology {
-            networks: vec![net("bridge")],
-            containers: vec![on("focused_shirley", "bridge"), on("listener", "bridge")],
-        };
-        assert_eq!(steady(t).networks.len(), 1);
-    }
 }
