@@ -360,10 +360,29 @@ fn preprocessor_alone(root: &Path, bin: &Path, work: &Path) -> (Duration, i64, u
         std::fs::write(src.join(&name), &content).unwrap();
         summary.push_str(&format!("- [Chapter {i}]({name})\n"));
         let copy = snippet::parse_page(&Path::new("src").join(&name), &content).unwrap();
-        for (from, to) in snapshot::names(page).iter().zip(snapshot::names(&copy)) {
-            let from = snapshot::path(&guide_snaps, from);
-            if from.exists() {
-                std::fs::copy(&from, snapshot::path(&snaps, &to)).unwrap();
+        // Every file the page's replay reads: each block's shared snapshot and the matrix kinds' own, and
+        // the page's network picture (a kind's own twin block replays only against its kind's snapshot).
+        let mut pairs: Vec<(String, String)> = snapshot::names(page)
+            .into_iter()
+            .zip(snapshot::names(&copy))
+            .collect();
+        pairs.push((
+            snapshot::topology::name(page),
+            snapshot::topology::name(&copy),
+        ));
+        for (from, to) in pairs {
+            let kinds = guide.config.matrix.iter();
+            let own = kinds.map(|k| {
+                (
+                    snapshot::engine_name(&from, k),
+                    snapshot::engine_name(&to, k),
+                )
+            });
+            for (from, to) in std::iter::once((from.clone(), to.clone())).chain(own) {
+                let from = snapshot::path(&guide_snaps, &from);
+                if from.exists() {
+                    std::fs::copy(&from, snapshot::path(&snaps, &to)).unwrap();
+                }
             }
         }
         blocks += copy.blocks.len();
@@ -375,9 +394,16 @@ fn preprocessor_alone(root: &Path, bin: &Path, work: &Path) -> (Duration, i64, u
         )));
     }
     std::fs::write(src.join("SUMMARY.md"), summary).unwrap();
+    let matrix: Vec<String> = guide
+        .config
+        .matrix
+        .iter()
+        .map(|k| format!("{k:?}"))
+        .collect();
     let book_toml = format!(
-        "[book]\ntitle = \"big\"\n\n[preprocessor.docktest]\nsnapshots = \"{}\"\n",
-        snaps.display()
+        "[book]\ntitle = \"big\"\n\n[preprocessor.docktest]\nsnapshots = \"{}\"\nmatrix = [{}]\n",
+        snaps.display(),
+        matrix.join(", ")
     );
     std::fs::write(book_dir.join("book.toml"), &book_toml).unwrap();
     let ctx = PreprocessorContext::new(
