@@ -677,16 +677,20 @@ fn find_spans(line: &str) -> Vec<Span> {
             {
                 continue;
             }
-            let overlaps = spans
-                .iter()
-                .any(|s| s.range.start < range.end && range.start < s.range.end);
-            if !overlaps {
+            if !overlaps(&spans, &range) {
                 spans.push(Span { range, class });
             }
         }
     }
     spans.sort_by_key(|s| s.range.start);
     spans
+}
+
+/// Whether `range` overlaps one of `spans`.
+fn overlaps(spans: &[Span], range: &Range<usize>) -> bool {
+    spans
+        .iter()
+        .any(|s| s.range.start < range.end && range.start < s.range.end)
 }
 
 /// The spaces tabwriter leaves after a column's longest cell, in Docker's tables and in snapshots'.
@@ -970,10 +974,7 @@ impl Redactor {
                 let wordy = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
                 let alone = !wordy(line[..start].chars().next_back())
                     && !wordy(line[range.end..].chars().next());
-                let free = !spans
-                    .iter()
-                    .any(|s| s.range.start < range.end && range.start < s.range.end);
-                if alone && free {
+                if alone && !overlaps(&spans, &range) {
                     spans.push(Span {
                         range,
                         class: Class::Id,

@@ -721,17 +721,14 @@ impl Engine {
                     .force(true)
                     .v(true)
                     .build();
-                match self.docker.remove_container(id, Some(opts)).await {
-                    Ok(()) => removed.containers.push(name),
-                    Err(e) if is_not_found(&e) || is_in_progress(&e) => {}
-                    Err(source) => {
-                        first_err.get_or_insert(EngineError::Remove {
-                            kind: "container",
-                            name,
-                            source,
-                        });
-                    }
-                }
+                let outcome = self.docker.remove_container(id, Some(opts)).await;
+                note_removal(
+                    outcome,
+                    "container",
+                    name,
+                    &mut removed.containers,
+                    &mut first_err,
+                );
             }
             for id in created
                 .networks
@@ -743,33 +740,27 @@ impl Engine {
                     Err(e) if is_not_found(&e) => continue,
                     Err(_) => short(id),
                 };
-                match self.docker.remove_network(id).await {
-                    Ok(()) => removed.networks.push(name),
-                    Err(e) if is_not_found(&e) => {}
-                    Err(source) => {
-                        first_err.get_or_insert(EngineError::Remove {
-                            kind: "network",
-                            name,
-                            source,
-                        });
-                    }
-                }
+                let outcome = self.docker.remove_network(id).await;
+                note_removal(
+                    outcome,
+                    "network",
+                    name,
+                    &mut removed.networks,
+                    &mut first_err,
+                );
             }
             volumes.sort();
             volumes.dedup();
             for name in volumes.iter().filter(|v| !before.volumes.contains(*v)) {
                 let opts = RemoveVolumeOptionsBuilder::new().force(true).build();
-                match self.docker.remove_volume(name, Some(opts)).await {
-                    Ok(()) => removed.volumes.push(name.clone()),
-                    Err(e) if is_not_found(&e) => {}
-                    Err(source) => {
-                        first_err.get_or_insert(EngineError::Remove {
-                            kind: "volume",
-                            name: name.clone(),
-                            source,
-                        });
-                    }
-                }
+                let outcome = self.docker.remove_volume(name, Some(opts)).await;
+                note_removal(
+                    outcome,
+                    "volume",
+                    name.clone(),
+                    &mut removed.volumes,
+                    &mut first_err,
+                );
             }
             // A reference the page made, newest first; the image goes with its last reference, and so do
             // the untagged layers a build made for it, but not an image a container still uses.
@@ -779,21 +770,12 @@ impl Engine {
                 .rev()
                 .filter(|r| !before.references.contains(*r))
             {
-                match self
+                let outcome = self
                     .docker
                     .remove_image(reference, None::<RemoveImageOptions>, None)
-                    .await
-                {
-                    Ok(_) => removed.images.push(reference.clone()),
-                    Err(e) if is_not_found(&e) => {}
-                    Err(source) => {
-                        first_err.get_or_insert(EngineError::Remove {
-                            kind: "image",
-                            name: reference.clone(),
-                            source,
-                        });
-                    }
-                }
+                    .await;
+                let name = reference.clone();
+                note_removal(outcome, "image", name, &mut removed.images, &mut first_err);
             }
             // Newest first: an image committed from a container of an earlier one is its child, and Docker
             // refuses to remove a parent before its children. `noprune`: a parent the page did not make stays.
@@ -812,17 +794,8 @@ impl Engine {
                     .force(true)
                     .noprune(true)
                     .build();
-                match self.docker.remove_image(id, Some(opts), None).await {
-                    Ok(_) => removed.images.push(name),
-                    Err(e) if is_not_found(&e) => {}
-                    Err(source) => {
-                        first_err.get_or_insert(EngineError::Remove {
-                            kind: "image",
-                            name,
-                            source,
-                        });
-                    }
-                }
+                let outcome = self.docker.remove_image(id, Some(opts), None).await;
+                note_removal(outcome, "image", name, &mut removed.images, &mut first_err);
             }
             match first_err {
                 Some(e) => Err(e),
@@ -895,6 +868,24 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
             .iter()
             .any(|gone| message.ends_with(gone)),
         _ => false,
+    }
+}
+
+/// One removal's outcome in a cleanup that goes on past failures: `name` among what was removed, nothing
+/// when the object was already gone (or going), else the error, kept if it is the first.
+fn note_removal<T>(
+    outcome: Result<T, bollard::errors::Error>,
+    kind: &'static str,
+    name: String,
+    removed: &mut Vec<String>,
+    first_err: &mut Option<EngineError>,
+) {
+    match outcome {
+        Ok(_) => removed.push(name),
+        Err(e) if is_not_found(&e) || is_in_progress(&e) => {}
+        Err(source) => {
+            first_err.get_or_insert(EngineError::Remove { kind, name, source });
+        }
     }
 }
 
