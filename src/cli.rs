@@ -605,8 +605,8 @@ fn test(
     let groups = engine_groups(hosts, &matrix, jobs)?;
     let mut prepared: Vec<(Option<String>, Vec<Engine>)> = Vec::with_capacity(groups.len());
     let mut images = Vec::new();
-    for (kind, endpoints) in groups {
-        let (engines, ready) = runner::prepare_pool(&book, &endpoints).map_err(|e| {
+    for (kind, engines) in groups {
+        let (engines, ready) = runner::prepare_pool(&book, engines).map_err(|e| {
             let hint = match &e {
                 PrepareError::Engine(e) => hints::engine(e),
                 PrepareError::Images(_) | PrepareError::Image { .. } => None,
@@ -742,13 +742,15 @@ fn own_snapshots(book_matrix: &[String], matrix: &[String], kind: Option<&str>) 
     kind.filter(|k| k != reference).map(str::to_string)
 }
 
-/// Engines of one kind of the book's matrix (`None` without a matrix).
-type EngineGroup = (Option<String>, Vec<Endpoint>);
+/// Engines of one kind of the book's matrix (`None` without a matrix), connected.
+type EngineGroup = (Option<String>, Vec<Engine>);
 
 /// The engines to run on, by kind of the matrix: without a matrix, one group of the engines the pool finds
 /// (at most `jobs`); with one, for each kind up to `jobs` of the engines found (`hosts`, else
 /// DOCKTEST_ENGINES, else DOCKER_HOST) that are of that kind, as their API tells: once the other kinds'
-/// pages are done, all `jobs` may run on one kind.
+/// pages are done, all `jobs` may run on one kind. Each engine is connected once, here: Podman answers
+/// `GET /version` by running its package manager (`dpkg-query`, `runc --version`: 150 ms of CPU), and the
+/// kinds were asked four times per engine before a run began.
 fn engine_groups(
     hosts: &[String],
     matrix: &[String],
@@ -764,26 +766,38 @@ fn engine_groups(
                 hints::more_engines(jobs)
             );
         }
-        return Ok(vec![(None, endpoints)]);
+        let engines = endpoints
+            .into_iter()
+            .map(Engine::connect)
+            .collect::<Result<_, _>>()
+            .map_err(engine_fatal)?;
+        return Ok(vec![(None, engines)]);
     }
-    let mut found = Vec::new();
+    let mut found: Vec<(Endpoint, Option<Engine>)> = Vec::new();
     for endpoint in engine::pool(hosts, usize::MAX).map_err(engine_fatal)? {
-        let info = Engine::connect(endpoint.clone())
-            .map_err(engine_fatal)?
-            .info()
-            .clone();
-        found.push((endpoint, info));
+        let engine = Engine::connect(endpoint.clone()).map_err(engine_fatal)?;
+        found.push((endpoint, Some(engine)));
     }
+    let infos: Vec<engine::EngineInfo> = found
+        .iter()
+        .flat_map(|(_, e)| e.as_ref().map(|e| e.info().clone()))
+        .collect();
+    let kinds: Vec<String> = infos.iter().map(|info| info.kind()).collect();
     let mut groups = Vec::with_capacity(matrix.len());
     for kind in matrix {
-        let endpoints: Vec<Endpoint> = found
-            .iter()
-            .filter(|(_, info)| info.is_kind(kind))
-            .map(|(endpoint, _)| endpoint.clone())
-            .take(jobs)
-            .collect();
-        if endpoints.is_empty() {
-            let kinds: Vec<String> = found.iter().map(|(_, info)| info.kind()).collect();
+        // An engine two kinds of the matrix name (`docker`, `docker-20.10`) is in both groups: the one
+        // connection goes to the first, the next gets one of its own.
+        let mut engines = Vec::new();
+        for ((endpoint, engine), info) in found.iter_mut().zip(&infos) {
+            if engines.len() == jobs || !info.is_kind(kind) {
+                continue;
+            }
+            engines.push(match engine.take() {
+                Some(engine) => engine,
+                None => Engine::connect(endpoint.clone()).map_err(engine_fatal)?,
+            });
+        }
+        if engines.is_empty() {
             return Err(Fatal {
                 error: anyhow::anyhow!(
                     "no engine of kind {kind} (named by the book's matrix or --engine) is at hand \
@@ -793,7 +807,7 @@ fn engine_groups(
                 hint: Some(hints::start_kind(kind)),
             });
         }
-        groups.push((Some(kind.clone()), endpoints));
+        groups.push((Some(kind.clone()), engines));
     }
     let engines: usize = groups.iter().map(|(_, e)| e.len()).sum();
     if engines < jobs {

@@ -431,22 +431,44 @@ impl Engine {
             endpoint: endpoint.host.clone(),
             source,
         };
-        let docker = connect(&endpoint.host).map_err(connect_err)?;
-        let docker = rt
-            .block_on(docker.negotiate_version())
-            .map_err(connect_err)?;
-        let version = rt.block_on(docker.version()).map_err(connect_err)?;
-        let product = Product::from_version(&version);
-        let api_version = version.api_version.unwrap_or_default();
-        if parse_api(&api_version).is_none_or(|v| v < MIN_API) {
+        let docker = connect(&endpoint.host, bollard::API_DEFAULT_VERSION).map_err(connect_err)?;
+        // The engine's `Server` header names it, where `GET /version` costs Podman 400 ms of CPU (it asks
+        // its package manager and its runtimes for their versions) at every run's start.
+        let (product, version, api_version) = match rt
+            .block_on(proxy::ping_headers(&endpoint.host))
+            .and_then(from_ping)
+        {
+            Some(known) => known,
+            None => {
+                let version = rt.block_on(docker.version()).map_err(connect_err)?;
+                (
+                    Product::from_version(&version),
+                    version.version.unwrap_or_else(|| "unknown".to_string()),
+                    version.api_version.unwrap_or_default(),
+                )
+            }
+        };
+        let Some((major, minor)) = parse_api(&api_version).filter(|&v| v >= MIN_API) else {
             return Err(EngineError::TooOld {
                 endpoint: endpoint.host.clone(),
                 found: api_version,
             });
-        }
+        };
+        let spoken = bollard::ClientVersion {
+            major_version: major as usize,
+            minor_version: minor as usize,
+        };
+        let docker = if spoken >= docker.client_version() {
+            docker
+        } else if sets_version(&endpoint.host) {
+            connect(&endpoint.host, &spoken).map_err(connect_err)?
+        } else {
+            rt.block_on(docker.negotiate_version())
+                .map_err(connect_err)?
+        };
         let info = EngineInfo {
             product,
-            version: version.version.unwrap_or_else(|| "unknown".to_string()),
+            version,
             api_version,
         };
         Ok(Engine {
@@ -838,11 +860,32 @@ impl Engine {
     }
 }
 
-fn connect(host: &str) -> Result<Docker, bollard::errors::Error> {
+/// The engine's product, version and API version from its `_ping` headers ([`proxy::ping_headers`]), when
+/// its `Server` header is one dockerd (`Docker/20.10.24+dfsg1 (linux)`) or Podman (`Libpod/4.3.1 (linux)`)
+/// sends.
+fn from_ping((server, api_version): (String, String)) -> Option<(Product, String, String)> {
+    let (name, rest) = server.split_once('/')?;
+    let version = rest.split_whitespace().next()?.to_string();
+    let product = match name {
+        "Docker" => Product::Docker,
+        "Libpod" => Product::Podman,
+        _ => return None,
+    };
+    Some((product, version, api_version))
+}
+
+/// Whether [`connect`] makes a client of `host` speak the version it is given (bollard's local defaults
+/// speak its own).
+fn sets_version(host: &str) -> bool {
+    host.starts_with("unix://") || host.starts_with("tcp://") || host.starts_with("http://")
+}
+
+/// A client of the engine at `host` that speaks API `version` where [`sets_version`] (no request made).
+fn connect(host: &str, version: &bollard::ClientVersion) -> Result<Docker, bollard::errors::Error> {
     if let Some(path) = host.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, API_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+        Docker::connect_with_unix(path, API_TIMEOUT_SECS, version)
     } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(host, API_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+        Docker::connect_with_http(host, API_TIMEOUT_SECS, version)
     } else {
         Docker::connect_with_local_defaults()
     }
@@ -1065,6 +1108,23 @@ mod tests {
         assert!(is_kind_name("docker-26.1") && is_kind_name("podman") && is_kind_name("docker-20"));
         assert!(!is_kind_name("unix:///run/docktest/docker.sock") && !is_kind_name("ssh://ci"));
         assert!(!is_kind_name("docker-") && !is_kind_name("docker-26.x") && !is_kind_name("moby"));
+    }
+
+    // An engine is named by its `_ping` headers, as its `/version` names it; a `Server` header of another
+    // product (a proxy's, a registry's) leaves it to `/version`.
+    #[test]
+    fn engines_are_named_by_their_ping_headers() {
+        let ping = |server: &str| from_ping((server.to_string(), "1.41".to_string()));
+        assert_eq!(
+            ping("Docker/20.10.24+dfsg1 (linux)"),
+            Some((Product::Docker, "20.10.24+dfsg1".into(), "1.41".into()))
+        );
+        assert_eq!(
+            ping("Libpod/4.3.1 (linux)"),
+            Some((Product::Podman, "4.3.1".into(), "1.41".into()))
+        );
+        assert_eq!(ping("nginx/1.25.3"), None);
+        assert_eq!(ping("Docker"), None);
     }
 
     // Podman's service says it is Podman only in its components: without looking there it passed for Docker.

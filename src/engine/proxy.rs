@@ -135,18 +135,10 @@ impl Proxy {
         label: String,
         references_before: BTreeSet<String>,
     ) -> Result<Proxy, ProxyError> {
-        let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
-        let upstream = match (
-            upstream.strip_prefix("unix://"),
-            upstream.strip_prefix("tcp://"),
-        ) {
-            (Some(path), _) => Upstream::Unix(PathBuf::from(path)),
-            (_, Some(addr)) if !tls => Upstream::Tcp(addr.to_string()),
-            _ => {
-                return Err(ProxyError::Unsupported {
-                    host: upstream.to_string(),
-                })
-            }
+        let Some(upstream) = Upstream::of(upstream) else {
+            return Err(ProxyError::Unsupported {
+                host: upstream.to_string(),
+            });
         };
         let bind_err = |source| ProxyError::Bind {
             path: socket.to_path_buf(),
@@ -241,6 +233,16 @@ trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'sta
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 impl Upstream {
+    /// The engine at `host` (`unix:///…`, or `tcp://host:port` without TLS), when the proxy can reach it.
+    fn of(host: &str) -> Option<Upstream> {
+        let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
+        match (host.strip_prefix("unix://"), host.strip_prefix("tcp://")) {
+            (Some(path), _) => Some(Upstream::Unix(PathBuf::from(path))),
+            (_, Some(addr)) if !tls => Some(Upstream::Tcp(addr.to_string())),
+            _ => None,
+        }
+    }
+
     async fn connect(&self) -> std::io::Result<Box<dyn Stream>> {
         Ok(match self {
             Upstream::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
@@ -424,6 +426,30 @@ async fn serve(
             }
         }
     }
+}
+
+/// The `Server` and `Api-Version` headers of the engine's answer to `HEAD /_ping` (`Docker/20.10.24+dfsg1
+/// (linux)` or `Libpod/4.3.1 (linux)`, and `1.41`), when the engine at `host` can be reached this way and
+/// sends both.
+pub(super) async fn ping_headers(host: &str) -> Option<(String, String)> {
+    let stream = Upstream::of(host)?.connect().await.ok()?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    let request = Request::head("/_ping")
+        .header(hyper::header::HOST, "docker")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .ok()?;
+    let response = sender.send_request(request).await.ok()?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Some((header("server")?, header("api-version")?))
 }
 
 /// Follows the engine's event stream for as long as the proxy runs: the engine ends it only when it stops,

@@ -487,6 +487,12 @@ pub fn prepare(
     endpoint: crate::engine::Endpoint,
 ) -> Result<(Engine, Vec<ImageStatus>), PrepareError> {
     let engine = Engine::connect(endpoint)?;
+    let images = ready_images(book, &engine)?;
+    Ok((engine, images))
+}
+
+/// The book's images made ready on `engine`, as [`prepare`] does.
+fn ready_images(book: &Book, engine: &Engine) -> Result<Vec<ImageStatus>, PrepareError> {
     let mut images = engine.ensure_images(&book.root, &book.config.images)?;
     let with_recipe: Vec<String> = book
         .config
@@ -503,27 +509,24 @@ pub fn prepare(
             Err(source) => return Err(PrepareError::Image { place, source }),
         }
     }
-    Ok((engine, images))
+    Ok(images)
 }
 
-/// Connects to every engine of the pool and readies the book's images once: in the first engine as
-/// [`prepare`] does, then loaded from it into each other engine that lacks them, so that a stand-in is
-/// built once and every engine runs the very same image. Returns the engines, in the pool's order, and the
-/// images as the first engine readied them.
+/// Readies the book's images once for a pool of connected engines: in the first engine as [`prepare`]
+/// does, then loaded from it into each other engine that lacks them, so that a stand-in is built once and
+/// every engine runs the very same image. Returns the engines, in the pool's order, and the images as the
+/// first engine readied them.
 pub fn prepare_pool(
     book: &Book,
-    endpoints: &[crate::engine::Endpoint],
+    engines: Vec<Engine>,
 ) -> Result<(Vec<Engine>, Vec<ImageStatus>), PrepareError> {
-    let Some((first, others)) = endpoints.split_first() else {
+    let Some(first) = engines.first() else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let (first, images) = prepare(book, first.clone())?;
+    let images = ready_images(book, first)?;
     let references: Vec<String> = images.iter().map(|i| i.reference.clone()).collect();
-    let mut engines = vec![first];
-    for endpoint in others {
-        let engine = Engine::connect(endpoint.clone())?;
-        engines[0].share_images(&engine, &references)?;
-        engines.push(engine);
+    for other in &engines[1..] {
+        first.share_images(other, &references)?;
     }
     Ok((engines, images))
 }
