@@ -63,6 +63,9 @@ impl Counts {
 pub struct Printer {
     color: bool,
     bar: Option<ProgressBar>,
+    /// Blocks the bar counted as they ran (under `--jobs`) and whose lines are still to be printed: the
+    /// bar moves with the run, not with the report, which waits for the pages before.
+    counted_ahead: usize,
 }
 
 impl Printer {
@@ -78,7 +81,11 @@ impl Printer {
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Printer { color, bar }
+        Printer {
+            color,
+            bar,
+            counted_ahead: 0,
+        }
     }
 
     fn paint(&self, text: &str, style: Style) -> String {
@@ -267,7 +274,8 @@ impl Observer for Printer {
 
     fn page_started(&mut self, page: &Page) {
         let path = page.path.display().to_string();
-        if let Some(bar) = &self.bar {
+        // Under `--jobs` the bar names what runs (`progressed`), not what is told.
+        if let Some(bar) = self.bar.as_ref().filter(|_| self.counted_ahead == 0) {
             bar.set_message(path.clone());
         }
         self.emit(&format!("\n{}", self.paint(&path, Style::new().bold())));
@@ -285,10 +293,23 @@ impl Observer for Printer {
         for line in details(&page.path, block) {
             self.emit(&line);
         }
-        if let Some(bar) = &self.bar {
+        if self.counted_ahead > 0 {
+            self.counted_ahead -= 1;
+        } else if let Some(bar) = &self.bar {
             bar.inc(1);
         }
         let _ = std::io::stdout().flush();
+    }
+
+    fn progressed(&mut self, page: &Page, kind: Option<&str>) {
+        if let Some(bar) = &self.bar {
+            self.counted_ahead += 1;
+            bar.inc(1);
+            bar.set_message(match kind {
+                Some(kind) => format!("{} ({kind})", page.path.display()),
+                None => page.path.display().to_string(),
+            });
+        }
     }
 
     fn page_done(&mut self, page: &PageRun) {

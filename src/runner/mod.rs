@@ -312,6 +312,9 @@ pub trait Observer {
     fn page_started(&mut self, _page: &Page) {}
     fn block_done(&mut self, _page: &Page, _block: &BlockRun) {}
     fn page_done(&mut self, _page: &PageRun) {}
+    /// Under `--jobs`, a block of `page` (on an engine of `kind`) is done, as it happens: its page is told
+    /// later, in order, and the block then again through [`Observer::block_done`].
+    fn progressed(&mut self, _page: &Page, _kind: Option<&str>) {}
 }
 
 impl Observer for () {}

@@ -26,16 +26,29 @@ pub(super) struct Job {
     pub page: usize,
 }
 
-/// What a page told its observer, kept until the pages before it have been told.
+/// What a page told its observer, kept until the pages before it have been told; each block said at once
+/// to `live` (the run's thread), as progress.
 #[derive(Default)]
 struct Told {
     blocks: Vec<BlockRun>,
+    live: Option<(Job, mpsc::Sender<Message>)>,
 }
 
 impl Observer for Told {
     fn block_done(&mut self, _page: &Page, block: &BlockRun) {
         self.blocks.push(block.clone());
+        if let Some((job, live)) = &self.live {
+            let _ = live.send(Message::Block(*job));
+        }
     }
+}
+
+/// From an engine's thread to the run's.
+enum Message {
+    /// A block of the job's page is done: progress, told before the page's turn comes.
+    Block(Job),
+    /// The job's page is done.
+    Page(Job, Box<(PageRun, Told)>),
 }
 
 /// The queue and what takes from it, behind one lock.
@@ -89,7 +102,7 @@ pub(super) fn run_jobs(
         running: 0,
     });
     let changed = Condvar::new();
-    let (done, results) = mpsc::channel::<(Job, PageRun, Told)>();
+    let (done, results) = mpsc::channel::<Message>();
     std::thread::scope(|scope| {
         for (g, group) in groups.iter().enumerate() {
             for engine in group.engines {
@@ -114,8 +127,12 @@ pub(super) fn run_jobs(
                         // Another engine may now be the one whose kind has the first job.
                         changed.notify_all();
                         drop(q);
-                        let mut told = Told::default();
+                        let mut told = Told {
+                            blocks: Vec::new(),
+                            live: Some((job, done.clone())),
+                        };
                         let mut result = run(g, engine, pages[job.page], &mut told);
+                        told.live = None;
                         let dead = died_under(engine, &result);
                         q = queue.lock().expect("queue lock");
                         q.running -= 1;
@@ -126,7 +143,11 @@ pub(super) fn run_jobs(
                             q.idle[g] += 1;
                         }
                         changed.notify_all();
-                        if done.send((job, result, told)).is_err() || dead {
+                        if done
+                            .send(Message::Page(job, Box::new((result, told))))
+                            .is_err()
+                            || dead
+                        {
                             return;
                         }
                     }
@@ -149,7 +170,16 @@ pub(super) fn run_jobs(
         };
         let mut waiting: BTreeMap<usize, (PageRun, Told)> = BTreeMap::new();
         let mut next = 0;
-        for (job, result, told) in results {
+        for message in results {
+            let (job, result, told) = match message {
+                Message::Block(job) => {
+                    teller
+                        .observer
+                        .progressed(pages[job.page], groups[job.group].kind);
+                    continue;
+                }
+                Message::Page(job, page) => (job, page.0, page.1),
+            };
             waiting.insert(place(job), (result, told));
             while let Some((result, told)) = waiting.remove(&next) {
                 teller.tell(job_at(next), result, told);

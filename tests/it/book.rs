@@ -35,7 +35,31 @@ fn every_block_of_the_book_is_verified() {
         snapshots: SnapshotMode::Skip,
         color: false,
     };
-    let pages = support::run_book(&engines, &book, &options, &mut ());
+    let mut heard = Heard::default();
+    let pages = support::run_book(&engines, &book, &options, &mut heard);
+    // Regression: under --jobs the progress bar stood still until the first page in page order was told,
+    // which, with the longest pages first, came near the run's end. Each block is heard as it ends, before
+    // its page is told.
+    if engines.len() > 1 {
+        assert_eq!(
+            heard.progressed.len(),
+            heard.done.len(),
+            "every block heard live once"
+        );
+        for (path, at) in &heard.started {
+            let late = heard
+                .progressed
+                .iter()
+                .filter(|(p, when)| p == path && when > at)
+                .count();
+            assert_eq!(
+                late,
+                0,
+                "{} told before its blocks were heard",
+                path.display()
+            );
+        }
+    }
     // The pool is of one kind (scripts/test starts Docker 20.10 engines).
     let info = engines[0].info();
     let (product, release) = (info.product.word(), info.release());
@@ -144,4 +168,34 @@ fn names_the_book_shows_missing_cannot_be_id_prefixes() {
         "names that an ID may begin with (give each a letter after f):\n{}",
         prefixes.join("\n")
     );
+}
+
+/// What the run told its observer, numbered in the order it was told.
+#[derive(Default)]
+struct Heard {
+    said: usize,
+    started: Vec<(std::path::PathBuf, usize)>,
+    done: Vec<(std::path::PathBuf, usize)>,
+    progressed: Vec<(std::path::PathBuf, usize)>,
+}
+
+impl mdbook_docktest::runner::Observer for Heard {
+    fn page_started(&mut self, page: &mdbook_docktest::snippet::Page) {
+        self.said += 1;
+        self.started.push((page.path.clone(), self.said));
+    }
+
+    fn block_done(
+        &mut self,
+        page: &mdbook_docktest::snippet::Page,
+        _block: &mdbook_docktest::runner::BlockRun,
+    ) {
+        self.said += 1;
+        self.done.push((page.path.clone(), self.said));
+    }
+
+    fn progressed(&mut self, page: &mdbook_docktest::snippet::Page, _kind: Option<&str>) {
+        self.said += 1;
+        self.progressed.push((page.path.clone(), self.said));
+    }
 }
