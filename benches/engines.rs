@@ -4,7 +4,8 @@
 //! median of the paired ratios next to its goal:
 //!
 //! - `jobs`: the guide on its matrix with `--jobs 1` against `--jobs 3` (goal ≤ 0.4×), each run with the
-//!   machine's load, the CPU time its cores spent busy and docktest's own. The engines are watched while
+//!   machine's load, the CPU time its cores spent busy and the run's own (docktest and the page's host-side
+//!   commands it waited for: the shells, the docker CLI; not the engines). The engines are watched while
 //!   each runs: the `--jobs 1` run must use one engine of each kind only, the `--jobs 3` run more;
 //! - `page`: `benches/page` (one page of ten commands) against `benches/page.sh`, the same commands as a
 //!   plain `bash -e` script through the docker CLI in the engine's namespace (goal ≤ 1.05×). Both must hold
@@ -300,7 +301,7 @@ fn jobs(root: &Path, bin: &Path, engines: &Engines, runs: usize) -> Memory {
             });
             println!(
                 "    run: --jobs {jobs} {:>6.1} s, load {load:>5.2} at its start, CPU busy {:>6.1} s \
-                 (all cores, everyone's), docktest's own {:>5.1} s",
+                 (all cores, everyone's), the run's own {:>5.1} s",
                 took.as_secs_f64(),
                 busy1 - busy0,
                 own1 - own0
@@ -337,8 +338,8 @@ fn jobs(root: &Path, bin: &Path, engines: &Engines, runs: usize) -> Memory {
     for (jobs, seen, used) in [("1", &machine.0, &busy.0), ("3", &machine.1, &busy.1)] {
         let secs = if jobs == "1" { one } else { three };
         println!(
-            "    --jobs {jobs}: {secs:>7.1} s  ({} engines used; median load {:.2}, CPU busy {:.1} s, docktest's \
-             own {:.1} s)",
+            "    --jobs {jobs}: {secs:>7.1} s  ({} engines used; median load {:.2}, CPU busy {:.1} s, the run's \
+             own {:.1} s: docktest, the shells and the docker CLI)",
             used.iter().max().unwrap(),
             med(seen, |m| m.load),
             med(seen, |m| m.busy),
