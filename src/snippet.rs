@@ -343,7 +343,69 @@ pub struct PromptError {
 /// included (`/ # `). Books whose images show other prompts list theirs in book.toml.
 #[derive(Debug, Clone)]
 pub struct Prompts {
-    patterns: Vec<Regex>,
+    patterns: Vec<PromptPattern>,
+}
+
+/// One prompt pattern: a default one read by hand (compiling the defaults' Unicode classes cost more than
+/// parsing a book's pages), any other compiled.
+#[derive(Debug, Clone)]
+enum PromptPattern {
+    /// `Prompts::DEFAULT[i]`.
+    Default(usize),
+    Regex(Regex),
+}
+
+impl PromptPattern {
+    /// Where the prompt ends when `text` starts with one: what `^(?:pattern)` finds. Each default's classes
+    /// exclude the character that follows them, so their longest run is the only one that can match.
+    fn end(&self, text: &str) -> Option<usize> {
+        match self {
+            PromptPattern::Default(index) => default_end(*index, text),
+            PromptPattern::Regex(regex) => regex.find(text).map(|m| m.end()),
+        }
+    }
+}
+
+/// [`PromptPattern::end`] of `Prompts::DEFAULT[index]`, by hand.
+fn default_end(index: usize, text: &str) -> Option<usize> {
+    let run = |from: usize, class: &dyn Fn(char) -> bool| {
+        from + text[from..]
+            .find(|c: char| !class(c))
+            .unwrap_or(text.len() - from)
+    };
+    let after = |at: usize, literal: &str| {
+        text[at..]
+            .starts_with(literal)
+            .then_some(at + literal.len())
+    };
+    let word = |c: char| regex_syntax::is_word_character(c) || c == '.' || c == '-';
+    match index {
+        // `[/~]\S* # `
+        0 => {
+            let first = text.chars().next().filter(|c| matches!(c, '/' | '~'))?;
+            after(run(first.len_utf8(), &|c| !c.is_whitespace()), " # ")
+        }
+        // `# `
+        1 => after(0, "# "),
+        // `root@[^\s:]+:[^#\s]*# `
+        2 => {
+            let host = after(0, "root@")?;
+            let end = run(host, &|c| !c.is_whitespace() && c != ':');
+            let path = after((end > host).then_some(end)?, ":")?;
+            after(run(path, &|c| !c.is_whitespace() && c != '#'), "# ")
+        }
+        // `[A-Za-z_][\w.-]*@[\w.-]+:[^$\s]*\$ `
+        _ => {
+            let first = text.chars().next()?;
+            if !(first.is_ascii_alphabetic() || first == '_') {
+                return None;
+            }
+            let host = after(run(1, &word), "@")?;
+            let end = run(host, &word);
+            let path = after((end > host).then_some(end)?, ":")?;
+            after(run(path, &|c| !c.is_whitespace() && c != '$'), "$ ")
+        }
+    }
 }
 
 impl Prompts {
@@ -366,6 +428,9 @@ impl Prompts {
             .into_iter()
             .map(|pattern| {
                 let pattern = pattern.as_ref();
+                if let Some(index) = Self::DEFAULT.iter().position(|d| *d == pattern) {
+                    return Ok(PromptPattern::Default(index));
+                }
                 let bad = |reason: String| PromptError {
                     pattern: pattern.to_string(),
                     reason,
@@ -375,7 +440,7 @@ impl Prompts {
                 if regex.is_match("") || regex.is_match(" ") {
                     return Err(bad("it matches an empty line".to_string()));
                 }
-                Ok(regex)
+                Ok(PromptPattern::Regex(regex))
             })
             .collect::<Result<_, _>>()?;
         Ok(Prompts { patterns })
@@ -390,7 +455,7 @@ impl Prompts {
                 .iter()
                 .enumerate()
                 .filter(|(index, _)| only.is_none_or(|only| only == *index))
-                .filter_map(|(index, re)| re.find(text).map(|m| (m.end(), index)))
+                .filter_map(|(index, prompt)| prompt.end(text).map(|end| (end, index)))
                 .max_by_key(|&(end, index)| (end, std::cmp::Reverse(index)))
         };
         if let Some((end, index)) = longest(line) {
@@ -404,14 +469,13 @@ impl Prompts {
     }
 }
 
-/// The default prompts, compiled once: every page of a book is parsed with them, and Unicode classes such as
-/// `\w` are slow to compile.
-static DEFAULT_PROMPTS: LazyLock<Prompts> =
-    LazyLock::new(|| Prompts::new(Prompts::DEFAULT).expect("default prompts compile"));
-
 impl Default for Prompts {
     fn default() -> Self {
-        DEFAULT_PROMPTS.clone()
+        Prompts {
+            patterns: (0..Self::DEFAULT.len())
+                .map(PromptPattern::Default)
+                .collect(),
+        }
     }
 }
 
@@ -1427,6 +1491,24 @@ fn shell_words(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        // The default prompts are read by hand: each must end where its regex ends, on lines made of the
+        // characters the patterns care about (Unicode spaces and word characters too).
+        #[test]
+        fn default_prompts_end_where_their_regexes_end(
+            line in "(root@|[/~#@:$._ a-zA-Z09é\u{a0}\u{2003}\u{301}\t-]|# |[$] ){0,12}"
+        ) {
+            for (index, pattern) in Prompts::DEFAULT.iter().enumerate() {
+                let regex = Regex::new(&format!("^(?:{pattern})")).unwrap();
+                proptest::prop_assert_eq!(
+                    default_end(index, &line),
+                    regex.find(&line).map(|m| m.end()),
+                    "{:?} on {:?}", pattern, line
+                );
+            }
+        }
+    }
 
     const FILE: &str = "src/net.md";
 
