@@ -23,6 +23,7 @@ use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use regex_automata::meta;
 
 use crate::memo::Remembered;
 
@@ -521,7 +522,7 @@ const PLACEHOLDER: &str = r"\[(?:(IP6_|IP|MAC|ID|NAME|PORT|IF)\d+|(TIME|DATE))\]
 
 struct Rule {
     class: Option<Class>,
-    regex: Regex,
+    regex: meta::Regex,
 }
 
 impl Rule {
@@ -529,11 +530,17 @@ impl Rule {
     /// address), else the whole match. Only such a finder asks for captures, which cost more than finding
     /// the match alone.
     fn found(&self, line: &str) -> Vec<Range<usize>> {
+        if !may_hold(self.class, line) {
+            return Vec::new();
+        }
         if self.class.is_some() && self.regex.captures_len() > 1 {
             self.regex
                 .captures_iter(line)
-                .filter_map(|caps| caps.get(1).or_else(|| caps.get(0)))
-                .map(|m| m.range())
+                .filter_map(|caps| {
+                    caps.get_group(1)
+                        .or_else(|| caps.get_match().map(|m| m.span()))
+                })
+                .map(|span| span.range())
                 .collect()
         } else {
             self.regex.find_iter(line).map(|m| m.range()).collect()
@@ -541,12 +548,38 @@ impl Rule {
     }
 }
 
+/// Whether `line` holds what every match of the finder for `class` (`None`: placeholders) needs: most
+/// lines of output lack the byte a finder needs, and looking is cheaper than searching.
+fn may_hold(class: Option<Class>, line: &str) -> bool {
+    let digit = || line.bytes().any(|b| b.is_ascii_digit());
+    match class {
+        None => line.contains('['),
+        Some(Class::Date | Class::Ifindex) => digit(),
+        Some(Class::Port | Class::Mac | Class::Ipv6) => line.contains(':'),
+        Some(Class::Ipv4) => line.contains('.'),
+        Some(Class::Id) => line
+            .as_bytes()
+            .split(|b| !(b.is_ascii_digit() || (b'a'..=b'f').contains(b)))
+            .any(|run| run.len() >= 12),
+        Some(Class::Name) => line.contains('_'),
+        Some(Class::Time) => {
+            digit() || line.contains("Less than a second") || line.contains("About a")
+        }
+    }
+}
+
 /// Finders in priority order: a span is kept only if no earlier finder claimed any of its bytes (a date
 /// holds a time of day, `:::32768` holds something IPv6-shaped, a MAC looks like a time).
+///
+/// Built without literal prefilters: looking for their literals was half the work of compiling the
+/// finders, on the critical path of every first build, and lines are too short for a prefilter to pay.
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let rule = |class: Option<Class>, source: &str| Rule {
         class,
-        regex: Regex::new(&ascii(source)).expect("built-in redaction pattern"),
+        regex: meta::Regex::builder()
+            .configure(meta::Regex::config().auto_prefilter(false))
+            .build(&ascii(source))
+            .expect("built-in redaction pattern"),
     };
     let priority = [
         Class::Date,
