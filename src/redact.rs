@@ -187,6 +187,23 @@ impl Class {
 /// else (colors, titles and hyperlinks, mode switches, cursor queries, other controls) is dropped. Lines
 /// are kept as scrollback; sequences that address the screen absolutely are ignored.
 pub fn normalize(raw: &str) -> String {
+    // Most output and every page line hold no control character but line ends and tabs: nothing to
+    // interpret, no redraw; only trailing blanks go, as on the screen.
+    if raw
+        .chars()
+        .all(|c| c == '\n' || c == '\t' || !c.is_control())
+    {
+        return raw
+            .split('\n')
+            .map(|line| line.trim_end_matches([' ', '\t']))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    on_screen(raw)
+}
+
+/// [`normalize`] through the terminal model.
+fn on_screen(raw: &str) -> String {
     let mut screen = Screen::default();
     vte::Parser::new().advance(&mut screen, raw.as_bytes());
     screen.finish()
@@ -1622,6 +1639,14 @@ mod tests {
         // Entries keyed by names are the engine's order, left alone.
         let named = "    \"Networks\": {\n        \"zeta\": {\n        },\n        \"alpha\": {\n        }\n    }\n";
         assert_eq!(redact(named), named);
+    }
+
+    proptest::proptest! {
+        // Text without controls skips the terminal model: it must read as the model reads it.
+        #[test]
+        fn plain_text_normalizes_as_on_screen(raw in "[a-z \t\n\u{e9}\u{a0}\u{2003}|*%#]{0,40}") {
+            proptest::prop_assert_eq!(normalize(&raw), on_screen(&raw));
+        }
     }
 
     #[test]
