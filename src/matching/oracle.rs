@@ -18,7 +18,25 @@ pub(super) fn bind_line(
     actual: &str,
     bindings: &mut Bindings,
 ) -> Result<(), Option<Conflict>> {
-    let (regex, slots) = compile_line(expected);
+    bind_compiled(&compile_line(expected), actual, bindings)
+}
+
+/// One expected line compiled once, to meet many actual lines: its bindings after each, `None` when it
+/// does not match.
+pub(super) fn matcher(expected: &str) -> impl Fn(&str) -> Option<Bindings> {
+    let compiled = compile_line(expected);
+    move |actual| {
+        let mut bindings = Bindings::new();
+        bind_compiled(&compiled, actual, &mut bindings).ok()?;
+        Some(bindings)
+    }
+}
+
+fn bind_compiled(
+    (regex, slots): &(Regex, Vec<(Class, String)>),
+    actual: &str,
+    bindings: &mut Bindings,
+) -> Result<(), Option<Conflict>> {
     let caps = regex.captures(actual).ok_or(None)?;
     for (i, (class, page)) in slots.iter().enumerate() {
         let run = caps.get(i + 1).map_or("", |m| m.as_str());

@@ -479,6 +479,55 @@ mod tests {
         assert!(oracle::line_matches(page, run));
     }
 
+    // The same on the guide's own lines: every line a page shows under a command (values, `[..]`) against
+    // every line its snapshots recorded, as the preprocessor meets them.
+    #[test]
+    fn agrees_with_the_regex_matcher_on_the_guide() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut compared = 0;
+        for entry in std::fs::read_dir(root.join("book/src")).unwrap() {
+            let path = entry.unwrap().path();
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let Ok(page) =
+                crate::snippet::parse_page(&path, &std::fs::read_to_string(&path).unwrap())
+            else {
+                continue;
+            };
+            let mut run = Vec::new();
+            for snap in std::fs::read_dir(root.join("snapshots")).unwrap() {
+                let snap = snap.unwrap().path();
+                let name = snap.file_name().unwrap().to_string_lossy().into_owned();
+                if name.starts_with(&format!("src-{stem}__")) {
+                    let text = std::fs::read_to_string(&snap).unwrap();
+                    let body = text.splitn(3, "---\n").nth(2).unwrap_or_default();
+                    run.extend(body.lines().map(redact::normalize));
+                }
+            }
+            let shown = page
+                .blocks
+                .iter()
+                .flat_map(|b| &b.steps)
+                .flat_map(|s| &s.expected)
+                .map(|l| redact::normalize(l))
+                .filter(|l| l.contains(ANY_TEXT) || !redact::volatile_spans(l).is_empty());
+            for line in shown {
+                let oracle = oracle::matcher(&line);
+                for actual in &run {
+                    assert_eq!(
+                        bound(&line, actual),
+                        oracle(actual),
+                        "{line:?} vs {actual:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(
+            compared > 1000,
+            "only {compared} pairs: the guide or its snapshots moved"
+        );
+    }
+
     /// Pieces of generated lines: words, values of every class (fixed ones too), placeholders.
     fn piece() -> impl Strategy<Value = &'static str> {
         select(vec![
