@@ -1001,7 +1001,7 @@ pub fn replay_book(
         }
         Ok(replayed)
     };
-    let mut results = parallel_map(&work, replay_one).into_iter();
+    let mut results = parallel_map(&work, |(_, content)| content.len(), replay_one).into_iter();
     let mut work = work.into_iter();
 
     let mut problems = Vec::new();
@@ -1059,24 +1059,43 @@ fn relative_to(path: &Path, dir: &Path) -> PathBuf {
 }
 
 /// `f` over `items` on as many threads as there are cores (at most 8), results in the order of `items`.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// Each thread takes the next item when it is done with one, heaviest (by `weight`) first: chapters differ
+/// tenfold in size, and fixed halves left one core idle while the other replayed the long chapters.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    weight: impl Fn(&T) -> usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    if threads == 1 || items.len() < 2 {
+        .clamp(1, 8)
+        .min(items.len());
+    if threads <= 1 {
         return items.iter().map(&f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(weight(&items[i])));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        while let Some(&i) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            done.push((i, f(&items[i])));
+        }
+        done
+    };
+    let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a replay thread panicked"))
-            .collect()
-    })
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(take)).collect();
+        for handle in handles {
+            for (i, result) in handle.join().expect("a replay thread panicked") {
+                results[i] = Some(result);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every item was taken once"))
+        .collect()
 }
 
 /// mdBook's protocol has no version field: compare the caller's version with the one docktest was built

@@ -20,9 +20,10 @@
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::ops::Range;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 
 use regex::Regex;
+use regex_automata::meta;
 
 use crate::memo::Remembered;
 
@@ -79,18 +80,6 @@ pub struct Span {
 }
 
 impl Class {
-    const ALL: [Class; 9] = [
-        Class::Ipv4,
-        Class::Ipv6,
-        Class::Mac,
-        Class::Id,
-        Class::Name,
-        Class::Port,
-        Class::Time,
-        Class::Date,
-        Class::Ifindex,
-    ];
-
     /// Whether equal values of this class must stay equal (and different ones different) across a page.
     pub fn is_numbered(self) -> bool {
         !matches!(self, Class::Time | Class::Date)
@@ -134,7 +123,8 @@ impl Class {
         }
     }
 
-    /// The bare value, no context: what a capture group in the matcher may hold.
+    /// The bare value, no context: what a capture group in the oracle matcher may hold.
+    #[cfg(test)]
     fn bare_source(self) -> &'static str {
         match self {
             Class::Port => r"\d{5}",
@@ -147,8 +137,9 @@ impl Class {
     }
 
     /// Regex source matching one value of this class or one of its placeholders, without context: the
-    /// matcher puts it in a capture group where the page shows a value, then checks the capture with
-    /// [`Class::accepts`].
+    /// matcher that compiled a regex per line put it in a capture group where the page shows a value (it is
+    /// the test oracle of the matcher now).
+    #[cfg(test)]
     pub(crate) fn value_pattern(self) -> String {
         let value = self.bare_source();
         let placeholder = if self.is_numbered() {
@@ -166,7 +157,7 @@ impl Class {
         }
         // Where the page shows an ID, the run's value in its place is one even without a letter or a digit
         // (a short ID of twelve digits): found by its place, not by its looks.
-        whole_value(self).is_match(text) && (self == Class::Id || is_volatile(self, text))
+        is_whole_value(self, text) && (self == Class::Id || is_volatile(self, text))
     }
 
     /// The identity of a value for numbering and binding: spellings of one value share a key (IPv6 forms,
@@ -196,6 +187,23 @@ impl Class {
 /// else (colors, titles and hyperlinks, mode switches, cursor queries, other controls) is dropped. Lines
 /// are kept as scrollback; sequences that address the screen absolutely are ignored.
 pub fn normalize(raw: &str) -> String {
+    // Most output and every page line hold no control character but line ends and tabs: nothing to
+    // interpret, no redraw; only trailing blanks go, as on the screen.
+    if raw
+        .chars()
+        .all(|c| c == '\n' || c == '\t' || !c.is_control())
+    {
+        return raw
+            .split('\n')
+            .map(|line| line.trim_end_matches([' ', '\t']))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    on_screen(raw)
+}
+
+/// [`normalize`] through the terminal model.
+fn on_screen(raw: &str) -> String {
     let mut screen = Screen::default();
     vte::Parser::new().advance(&mut screen, raw.as_bytes());
     screen.finish()
@@ -455,10 +463,12 @@ const MONTH: &str = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
 const WEEKDAY: &str = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
 
 /// A word shaped like a name `docker run` makes up: with the adjectives left to [`is_volatile`], the finder
-/// takes a tenth of the work of [`NAME_PATTERN`] to compile and finds the same words, as both match whole
-/// words only.
+/// takes a tenth of the work of the adjectives' alternation (`NAME_PATTERN`) to compile and finds the same
+/// words, as both match whole words only.
 const NAME_CANDIDATE: &str = r"\b[a-z]+_[a-z]+[0-9]?\b";
 
+/// A name with docker's adjectives in the pattern itself: the oracle matcher's, and the finder's check.
+#[cfg(test)]
 static NAME_PATTERN: LazyLock<String> =
     LazyLock::new(|| format!(r"\b(?:{})_[a-z]+[0-9]?\b", ADJECTIVES.join("|")));
 
@@ -487,23 +497,49 @@ fn ascii(source: &str) -> String {
     format!("(?-u:{source})")
 }
 
-/// Each class's bare pattern anchored to a whole string, to check what the matcher captured; compiled the
-/// first time a value of that class is checked, as a book may show only a few classes.
-static WHOLE_VALUE: [OnceLock<Regex>; Class::ALL.len()] =
-    [const { OnceLock::new() }; Class::ALL.len()];
-
-fn whole_value(class: Class) -> &'static Regex {
-    WHOLE_VALUE[class as usize].get_or_init(|| {
-        let source = ascii(&format!("^(?:{})$", class.bare_source()));
-        Regex::new(&source).expect("built-in redaction pattern")
-    })
+/// Whether `text` is, as a whole, shaped like a value of `class` (its bare pattern, anchored): by hand
+/// where the shape is simple, else by the finders, which a line's matching has compiled already (compiling
+/// an anchored pattern per class cost more than a book's checks).
+fn is_whole_value(class: Class, text: &str) -> bool {
+    let digits = |s: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    match class {
+        Class::Ipv4 => {
+            let parts: Vec<&str> = text.split('.').collect();
+            parts.len() == 4 && parts.iter().all(|p| digits(p, 1..=3))
+        }
+        Class::Mac => {
+            let parts: Vec<&str> = text.split(':').collect();
+            parts.len() == 6 && parts.iter().all(|p| hex(p, 2))
+        }
+        Class::Id => {
+            (text.len() == 12 || text.len() == 64)
+                && text
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        Class::Port => digits(text, 5..=5),
+        Class::Ifindex => digits(text, 1..=7),
+        Class::Name => text.split_once('_').is_some_and(|(adjective, rest)| {
+            let letters = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+            ADJECTIVES.contains(&adjective)
+                && rest.len() - letters.len() <= 1
+                && !letters.is_empty()
+                && letters.bytes().all(|b| b.is_ascii_lowercase())
+        }),
+        Class::Ipv6 | Class::Time | Class::Date => {
+            matches!(&volatile_spans(text)[..], [span] if span.class == class && span.range == (0..text.len()))
+        }
+    }
 }
 
 const PLACEHOLDER: &str = r"\[(?:(IP6_|IP|MAC|ID|NAME|PORT|IF)\d+|(TIME|DATE))\]";
 
 struct Rule {
     class: Option<Class>,
-    regex: Regex,
+    regex: meta::Regex,
 }
 
 impl Rule {
@@ -511,11 +547,17 @@ impl Rule {
     /// address), else the whole match. Only such a finder asks for captures, which cost more than finding
     /// the match alone.
     fn found(&self, line: &str) -> Vec<Range<usize>> {
+        if !may_hold(self.class, line) {
+            return Vec::new();
+        }
         if self.class.is_some() && self.regex.captures_len() > 1 {
             self.regex
                 .captures_iter(line)
-                .filter_map(|caps| caps.get(1).or_else(|| caps.get(0)))
-                .map(|m| m.range())
+                .filter_map(|caps| {
+                    caps.get_group(1)
+                        .or_else(|| caps.get_match().map(|m| m.span()))
+                })
+                .map(|span| span.range())
                 .collect()
         } else {
             self.regex.find_iter(line).map(|m| m.range()).collect()
@@ -523,12 +565,38 @@ impl Rule {
     }
 }
 
+/// Whether `line` holds what every match of the finder for `class` (`None`: placeholders) needs: most
+/// lines of output lack the byte a finder needs, and looking is cheaper than searching.
+fn may_hold(class: Option<Class>, line: &str) -> bool {
+    let digit = || line.bytes().any(|b| b.is_ascii_digit());
+    match class {
+        None => line.contains('['),
+        Some(Class::Date | Class::Ifindex) => digit(),
+        Some(Class::Port | Class::Mac | Class::Ipv6) => line.contains(':'),
+        Some(Class::Ipv4) => line.contains('.'),
+        Some(Class::Id) => line
+            .as_bytes()
+            .split(|b| !(b.is_ascii_digit() || (b'a'..=b'f').contains(b)))
+            .any(|run| run.len() >= 12),
+        Some(Class::Name) => line.contains('_'),
+        Some(Class::Time) => {
+            digit() || line.contains("Less than a second") || line.contains("About a")
+        }
+    }
+}
+
 /// Finders in priority order: a span is kept only if no earlier finder claimed any of its bytes (a date
 /// holds a time of day, `:::32768` holds something IPv6-shaped, a MAC looks like a time).
+///
+/// Built without literal prefilters: looking for their literals was half the work of compiling the
+/// finders, on the critical path of every first build, and lines are too short for a prefilter to pay.
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let rule = |class: Option<Class>, source: &str| Rule {
         class,
-        regex: Regex::new(&ascii(source)).expect("built-in redaction pattern"),
+        regex: meta::Regex::builder()
+            .configure(meta::Regex::config().auto_prefilter(false))
+            .build(&ascii(source))
+            .expect("built-in redaction pattern"),
     };
     let priority = [
         Class::Date,
@@ -546,30 +614,38 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         .collect()
 });
 
-static PLACEHOLDER_WHOLE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&ascii(&format!("^{PLACEHOLDER}$"))).expect("placeholder pattern"));
-
 /// Whether a line holds a placeholder (`[IP1]`, `[TIME]`): text redacted, or written by an author, whose
 /// width is not the width of the value it stands for.
 pub(crate) fn holds_placeholder(line: &str) -> bool {
-    static ANYWHERE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(PLACEHOLDER).expect("placeholder pattern"));
-    line.contains('[') && ANYWHERE.is_match(line)
+    line.match_indices('[').any(|(at, _)| {
+        line[at..]
+            .find(']')
+            .is_some_and(|end| placeholder_class(&line[at..at + end + 1]).is_some())
+    })
 }
 
+/// The class of a whole placeholder (`[IP1]`, `[IP6_2]`, `[TIME]`), as [`PLACEHOLDER`] reads one.
 fn placeholder_class(text: &str) -> Option<Class> {
-    let caps = PLACEHOLDER_WHOLE.captures(text)?;
-    let name = caps.get(1).or_else(|| caps.get(2))?.as_str();
-    Some(match name {
-        IPV4_PREFIX => Class::Ipv4,
-        IPV6_PREFIX => Class::Ipv6,
-        MAC_PREFIX => Class::Mac,
-        ID_PREFIX => Class::Id,
-        NAME_PREFIX => Class::Name,
-        PORT_PREFIX => Class::Port,
-        IFINDEX_PREFIX => Class::Ifindex,
-        "TIME" => Class::Time,
-        _ => Class::Date,
+    let name = text.strip_prefix('[')?.strip_suffix(']')?;
+    match name {
+        "TIME" => return Some(Class::Time),
+        "DATE" => return Some(Class::Date),
+        _ => {}
+    }
+    // `IP6_` before `IP`: `[IP6_1]` is an IPv6 address, `[IP61]` the 61st IPv4 one.
+    [
+        (IPV6_PREFIX, Class::Ipv6),
+        (IPV4_PREFIX, Class::Ipv4),
+        (MAC_PREFIX, Class::Mac),
+        (ID_PREFIX, Class::Id),
+        (NAME_PREFIX, Class::Name),
+        (PORT_PREFIX, Class::Port),
+        (IFINDEX_PREFIX, Class::Ifindex),
+    ]
+    .into_iter()
+    .find_map(|(prefix, class)| {
+        let number = name.strip_prefix(prefix)?;
+        (!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())).then_some(class)
     })
 }
 
@@ -880,7 +956,8 @@ pub(crate) fn bar_at_one_width(line: &str) -> Option<String> {
             String::new()
         }
     };
-    if BUSYBOX_BAR.is_match(line) {
+    // Each bar's pattern compiled only for a line that can hold it: `%` is also a ping's packet loss.
+    if line.contains("% |") && BUSYBOX_BAR.is_match(line) {
         let form = BUSYBOX_BAR.replace(line, |caps: &regex::Captures<'_>| {
             format!(
                 "{} |{}{}|",
@@ -891,14 +968,14 @@ pub(crate) fn bar_at_one_width(line: &str) -> Option<String> {
         });
         return Some(form.into_owned());
     }
-    if WGET_BAR.is_match(line) {
+    if line.contains("%[") && WGET_BAR.is_match(line) {
         let form = WGET_BAR.replace(line, |caps: &regex::Captures<'_>| {
             let (fill, head, rest) = (mark(caps, 2, "="), mark(caps, 3, ">"), mark(caps, 4, " "));
             format!("{}[{fill}{head}{rest}]", &caps[1])
         });
         return Some(form.into_owned());
     }
-    if CURL_BAR.is_match(line) {
+    if line.starts_with('#') && CURL_BAR.is_match(line) {
         return Some(CURL_BAR.replace(line, "#$1").into_owned());
     }
     None
@@ -1562,6 +1639,14 @@ mod tests {
         // Entries keyed by names are the engine's order, left alone.
         let named = "    \"Networks\": {\n        \"zeta\": {\n        },\n        \"alpha\": {\n        }\n    }\n";
         assert_eq!(redact(named), named);
+    }
+
+    proptest::proptest! {
+        // Text without controls skips the terminal model: it must read as the model reads it.
+        #[test]
+        fn plain_text_normalizes_as_on_screen(raw in "[a-z \t\n\u{e9}\u{a0}\u{2003}|*%#]{0,40}") {
+            proptest::prop_assert_eq!(normalize(&raw), on_screen(&raw));
+        }
     }
 
     #[test]

@@ -343,7 +343,69 @@ pub struct PromptError {
 /// included (`/ # `). Books whose images show other prompts list theirs in book.toml.
 #[derive(Debug, Clone)]
 pub struct Prompts {
-    patterns: Vec<Regex>,
+    patterns: Vec<PromptPattern>,
+}
+
+/// One prompt pattern: a default one read by hand (compiling the defaults' Unicode classes cost more than
+/// parsing a book's pages), any other compiled.
+#[derive(Debug, Clone)]
+enum PromptPattern {
+    /// `Prompts::DEFAULT[i]`.
+    Default(usize),
+    Regex(Regex),
+}
+
+impl PromptPattern {
+    /// Where the prompt ends when `text` starts with one: what `^(?:pattern)` finds. Each default's classes
+    /// exclude the character that follows them, so their longest run is the only one that can match.
+    fn end(&self, text: &str) -> Option<usize> {
+        match self {
+            PromptPattern::Default(index) => default_end(*index, text),
+            PromptPattern::Regex(regex) => regex.find(text).map(|m| m.end()),
+        }
+    }
+}
+
+/// [`PromptPattern::end`] of `Prompts::DEFAULT[index]`, by hand.
+fn default_end(index: usize, text: &str) -> Option<usize> {
+    let run = |from: usize, class: &dyn Fn(char) -> bool| {
+        from + text[from..]
+            .find(|c: char| !class(c))
+            .unwrap_or(text.len() - from)
+    };
+    let after = |at: usize, literal: &str| {
+        text[at..]
+            .starts_with(literal)
+            .then_some(at + literal.len())
+    };
+    let word = |c: char| regex_syntax::is_word_character(c) || c == '.' || c == '-';
+    match index {
+        // `[/~]\S* # `
+        0 => {
+            let first = text.chars().next().filter(|c| matches!(c, '/' | '~'))?;
+            after(run(first.len_utf8(), &|c| !c.is_whitespace()), " # ")
+        }
+        // `# `
+        1 => after(0, "# "),
+        // `root@[^\s:]+:[^#\s]*# `
+        2 => {
+            let host = after(0, "root@")?;
+            let end = run(host, &|c| !c.is_whitespace() && c != ':');
+            let path = after((end > host).then_some(end)?, ":")?;
+            after(run(path, &|c| !c.is_whitespace() && c != '#'), "# ")
+        }
+        // `[A-Za-z_][\w.-]*@[\w.-]+:[^$\s]*\$ `
+        _ => {
+            let first = text.chars().next()?;
+            if !(first.is_ascii_alphabetic() || first == '_') {
+                return None;
+            }
+            let host = after(run(1, &word), "@")?;
+            let end = run(host, &word);
+            let path = after((end > host).then_some(end)?, ":")?;
+            after(run(path, &|c| !c.is_whitespace() && c != '$'), "$ ")
+        }
+    }
 }
 
 impl Prompts {
@@ -366,6 +428,9 @@ impl Prompts {
             .into_iter()
             .map(|pattern| {
                 let pattern = pattern.as_ref();
+                if let Some(index) = Self::DEFAULT.iter().position(|d| *d == pattern) {
+                    return Ok(PromptPattern::Default(index));
+                }
                 let bad = |reason: String| PromptError {
                     pattern: pattern.to_string(),
                     reason,
@@ -375,7 +440,7 @@ impl Prompts {
                 if regex.is_match("") || regex.is_match(" ") {
                     return Err(bad("it matches an empty line".to_string()));
                 }
-                Ok(regex)
+                Ok(PromptPattern::Regex(regex))
             })
             .collect::<Result<_, _>>()?;
         Ok(Prompts { patterns })
@@ -390,7 +455,7 @@ impl Prompts {
                 .iter()
                 .enumerate()
                 .filter(|(index, _)| only.is_none_or(|only| only == *index))
-                .filter_map(|(index, re)| re.find(text).map(|m| (m.end(), index)))
+                .filter_map(|(index, prompt)| prompt.end(text).map(|end| (end, index)))
                 .max_by_key(|&(end, index)| (end, std::cmp::Reverse(index)))
         };
         if let Some((end, index)) = longest(line) {
@@ -404,14 +469,13 @@ impl Prompts {
     }
 }
 
-/// The default prompts, compiled once: every page of a book is parsed with them, and Unicode classes such as
-/// `\w` are slow to compile.
-static DEFAULT_PROMPTS: LazyLock<Prompts> =
-    LazyLock::new(|| Prompts::new(Prompts::DEFAULT).expect("default prompts compile"));
-
 impl Default for Prompts {
     fn default() -> Self {
-        DEFAULT_PROMPTS.clone()
+        Prompts {
+            patterns: (0..Self::DEFAULT.len())
+                .map(PromptPattern::Default)
+                .collect(),
+        }
     }
 }
 
@@ -481,8 +545,50 @@ static DETACH: LazyLock<Regex> = LazyLock::new(|| {
 });
 static EXIT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*exit(?:\s+\d+)?\s*$").expect("exit regex"));
-static NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").expect("name regex"));
+
+/// Whether a line detaches from a session: `CTRL+p CTRL+q` or `^P^Q`, any case, alone on its line. ASCII
+/// lines are read by hand (compiling the pattern's Unicode classes cost more than parsing a page); any
+/// other goes through the pattern, which says what the rule is.
+fn is_detach(text: &str) -> bool {
+    if !text.is_ascii() {
+        return DETACH.is_match(text);
+    }
+    let line = text.trim().to_ascii_lowercase();
+    let ctrl = |rest: &str, key: &str| {
+        rest.strip_prefix("ctrl")
+            .and_then(|r| r.strip_prefix(['+', '-']))
+            .and_then(|r| r.strip_prefix(key))
+            .map(str::to_owned)
+    };
+    if let Some(rest) = line.strip_prefix("^p") {
+        return rest.trim_start() == "^q";
+    }
+    ctrl(&line, "p").is_some_and(|rest| {
+        rest.starts_with(|c: char| c.is_whitespace())
+            && ctrl(rest.trim_start(), "q").is_some_and(|end| end.is_empty())
+    })
+}
+
+/// Whether a line is `exit`, with an optional status, alone on its line; ASCII lines by hand, as
+/// [`is_detach`].
+fn is_exit(text: &str) -> bool {
+    if !text.is_ascii() {
+        return EXIT.is_match(text);
+    }
+    text.trim().strip_prefix("exit").is_some_and(|rest| {
+        rest.is_empty()
+            || (rest.starts_with(|c: char| c.is_whitespace())
+                && rest.trim_start().bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Whether a value is a name (`id=`, `term=`): letters, digits, `_` and `-`.
+fn is_name(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// The container session of one terminal, as far as the page has gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -722,7 +828,7 @@ impl PageParser<'_> {
         if let Some(command) = host_command(text) {
             return LineKind::Host(command.to_string());
         }
-        if session.active() && DETACH.is_match(text) {
+        if session.active() && is_detach(text) {
             return LineKind::Detach;
         }
         LineKind::Other
@@ -768,9 +874,9 @@ impl PageParser<'_> {
                     command,
                 } => {
                     let input = self.input(lines, &mut i, command)?;
-                    let change = if input.len() == 1 && EXIT.is_match(&input[0]) {
+                    let change = if input.len() == 1 && is_exit(&input[0]) {
                         SessionChange::Exit
-                    } else if input.len() == 1 && DETACH.is_match(&input[0]) {
+                    } else if input.len() == 1 && is_detach(&input[0]) {
                         SessionChange::Detach
                     } else {
                         SessionChange::None
@@ -831,7 +937,7 @@ impl PageParser<'_> {
                     let Some(step) = steps.last_mut() else {
                         return Err(self.before_first_prompt(line, text));
                     };
-                    if DETACH.is_match(text) {
+                    if is_detach(text) {
                         return Err(self.error(
                             line,
                             format!("detach `{}` with no open session", text.trim()),
@@ -910,7 +1016,7 @@ impl PageParser<'_> {
     fn before_first_prompt(&self, line: usize, text: &str) -> ParseError {
         let message = if let Some((_, prompt, _)) = self.prompts.split(text, None) {
             format!("container prompt `{prompt}` with no open session; {OPEN_SESSION_HINT}")
-        } else if DETACH.is_match(text) {
+        } else if is_detach(text) {
             format!("detach `{}` with no open session", text.trim())
         } else if ps2(text).is_some() {
             "continuation line `> ` with no command before it; it continues the command on the line above"
@@ -1049,7 +1155,7 @@ fn required(name: &str, value: Option<String>, example: &str) -> Result<String, 
 
 fn name_value(name: &str, value: Option<String>, example: &str) -> Result<String, String> {
     let value = required(name, value, example)?;
-    if NAME.is_match(&value) {
+    if is_name(&value) {
         Ok(value)
     } else {
         Err(format!(
@@ -1427,6 +1533,36 @@ fn shell_words(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        // Detach and exit lines are read by hand: each must be what its pattern says, on lines made of the
+        // characters the patterns care about.
+        #[test]
+        fn detach_and_exit_lines_are_what_their_patterns_say(
+            line in r"( |\t|\^[pPqQ]|[cC][tT][rR][lL][+-][pPqQ]|exit|[0-9]|x|\u{a0}|\u{663}){0,6}"
+        ) {
+            proptest::prop_assert_eq!(is_detach(&line), DETACH.is_match(&line), "{:?}", line);
+            proptest::prop_assert_eq!(is_exit(&line), EXIT.is_match(&line), "{:?}", line);
+            let name = Regex::new(r"^[A-Za-z0-9_-]+$").unwrap();
+            proptest::prop_assert_eq!(is_name(&line), name.is_match(&line), "{:?}", line);
+        }
+
+        // The default prompts are read by hand: each must end where its regex ends, on lines made of the
+        // characters the patterns care about (Unicode spaces and word characters too).
+        #[test]
+        fn default_prompts_end_where_their_regexes_end(
+            line in "(root@|[/~#@:$._ a-zA-Z09é\u{a0}\u{2003}\u{301}\t-]|# |[$] ){0,12}"
+        ) {
+            for (index, pattern) in Prompts::DEFAULT.iter().enumerate() {
+                let regex = Regex::new(&format!("^(?:{pattern})")).unwrap();
+                proptest::prop_assert_eq!(
+                    default_end(index, &line),
+                    regex.find(&line).map(|m| m.end()),
+                    "{:?} on {:?}", pattern, line
+                );
+            }
+        }
+    }
 
     const FILE: &str = "src/net.md";
 
