@@ -96,6 +96,41 @@ fn second_signal_quits_at_once() {
     engine.assert_left_as_found();
 }
 
+// Regression: SIGTERM during a block took the block's kind off its shared snapshot's `verified_on` (and
+// wrote a pending snapshot of the cut transcript): the interrupted transcript was checked like a finished
+// one. A stopped run leaves the snapshots as the blocks that ended left them.
+#[test]
+fn stopped_run_writes_no_snapshot_of_the_block_it_cut() {
+    let engine = support::locked_engine();
+    let book = support::fixture_copy("slow");
+    // The copy's stand-in recipe names the guide's files from where the fixture is.
+    let toml = book.path().join("book.toml");
+    let nginx = support::manifest_dir().join("book/images/nginx");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("../../../book/images/nginx", &nginx.display().to_string());
+    std::fs::write(&toml, text).unwrap();
+    let child = test_book(book.path()).without_ci().spawn();
+    wait_for_objects(&engine, engine.before());
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&child, nix::sys::signal::Signal::SIGTERM);
+    let out = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(out.code, Some(143), "{out}");
+    engine.assert_left_as_found();
+    let mut written: Vec<String> = std::fs::read_dir(book.path().join("snapshots"))
+        .map(|dir| {
+            dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    written.sort();
+    assert_eq!(
+        written,
+        ["src-page__a-page-that-takes-its-time-1.snap.new"],
+        "only the block that ended is offered for review: {out}"
+    );
+}
+
 // A run killed outright cannot clean up; `clean` then removes exactly what it left, and says so.
 #[test]
 fn killed_run_is_cleaned_by_clean() {
