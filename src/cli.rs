@@ -748,9 +748,9 @@ type EngineGroup = (Option<String>, Vec<Engine>);
 /// The engines to run on, by kind of the matrix: without a matrix, one group of the engines the pool finds
 /// (at most `jobs`); with one, for each kind up to `jobs` of the engines found (`hosts`, else
 /// DOCKTEST_ENGINES, else DOCKER_HOST) that are of that kind, as their API tells: once the other kinds'
-/// pages are done, all `jobs` may run on one kind. Each engine is connected once, here: Podman answers
-/// `GET /version` by running its package manager (`dpkg-query`, `runc --version`: 150 ms of CPU), and the
-/// kinds were asked four times per engine before a run began.
+/// pages are done, all `jobs` may run on one kind. Each engine is connected once, here, and the connection
+/// kept for the run: connecting asks the engine what it is, which costs Podman 400 ms of CPU when it has
+/// to be its `GET /version`.
 fn engine_groups(
     hosts: &[String],
     matrix: &[String],
@@ -773,22 +773,18 @@ fn engine_groups(
             .map_err(engine_fatal)?;
         return Ok(vec![(None, engines)]);
     }
-    let mut found: Vec<(Endpoint, Option<Engine>)> = Vec::new();
+    let mut found: Vec<(Endpoint, engine::EngineInfo, Option<Engine>)> = Vec::new();
     for endpoint in engine::pool(hosts, usize::MAX).map_err(engine_fatal)? {
         let engine = Engine::connect(endpoint.clone()).map_err(engine_fatal)?;
-        found.push((endpoint, Some(engine)));
+        found.push((endpoint, engine.info().clone(), Some(engine)));
     }
-    let infos: Vec<engine::EngineInfo> = found
-        .iter()
-        .flat_map(|(_, e)| e.as_ref().map(|e| e.info().clone()))
-        .collect();
-    let kinds: Vec<String> = infos.iter().map(|info| info.kind()).collect();
+    let kinds: Vec<String> = found.iter().map(|(_, info, _)| info.kind()).collect();
     let mut groups = Vec::with_capacity(matrix.len());
     for kind in matrix {
         // An engine two kinds of the matrix name (`docker`, `docker-20.10`) is in both groups: the one
         // connection goes to the first, the next gets one of its own.
         let mut engines = Vec::new();
-        for ((endpoint, engine), info) in found.iter_mut().zip(&infos) {
+        for (endpoint, info, engine) in &mut found {
             if engines.len() == jobs || !info.is_kind(kind) {
                 continue;
             }

@@ -454,17 +454,23 @@ impl Engine {
                 found: api_version,
             });
         };
-        let spoken = bollard::ClientVersion {
+        let engine_api = bollard::ClientVersion {
             major_version: major as usize,
             minor_version: minor as usize,
         };
-        let docker = if spoken >= docker.client_version() {
-            docker
-        } else if sets_version(&endpoint.host) {
-            connect(&endpoint.host, &spoken).map_err(connect_err)?
+        // A new client is free (no request): one that speaks the lower of the two versions, unless the host
+        // is one bollard's local defaults serve, which then negotiates as bollard does.
+        let spoken = if engine_api < docker.client_version() {
+            engine_api
         } else {
+            docker.client_version()
+        };
+        let docker = connect(&endpoint.host, &spoken).map_err(connect_err)?;
+        let docker = if docker.client_version() > spoken {
             rt.block_on(docker.negotiate_version())
                 .map_err(connect_err)?
+        } else {
+            docker
         };
         let info = EngineInfo {
             product,
@@ -874,13 +880,8 @@ fn from_ping((server, api_version): (String, String)) -> Option<(Product, String
     Some((product, version, api_version))
 }
 
-/// Whether [`connect`] makes a client of `host` speak the version it is given (bollard's local defaults
-/// speak its own).
-fn sets_version(host: &str) -> bool {
-    host.starts_with("unix://") || host.starts_with("tcp://") || host.starts_with("http://")
-}
-
-/// A client of the engine at `host` that speaks API `version` where [`sets_version`] (no request made).
+/// A client of the engine at `host` that speaks API `version` (no request made); bollard's local defaults
+/// for any other host, which speak bollard's own.
 fn connect(host: &str, version: &bollard::ClientVersion) -> Result<Docker, bollard::errors::Error> {
     if let Some(path) = host.strip_prefix("unix://") {
         Docker::connect_with_unix(path, API_TIMEOUT_SECS, version)
