@@ -551,8 +551,12 @@ impl Engine {
     }
 
     /// The network the page that created `created` has built so far (see [`topology`]).
-    pub(crate) fn topology(&self, created: &Created) -> Result<topology::Topology, EngineError> {
-        self.block(topology::topology(&self.docker, created))
+    pub(crate) fn topology(
+        &self,
+        created: &Created,
+        gone: &mut topology::Gone,
+    ) -> Result<topology::Topology, EngineError> {
+        self.block(topology::topology(&self.docker, created, gone))
     }
 
     pub fn inventory(&self) -> Result<Inventory, EngineError> {

@@ -83,14 +83,35 @@ const DEFAULT_NETWORKS: [&str; 4] = ["bridge", "host", "none", "podman"];
 const UNPARSED_RETRIES: u32 = 20;
 const UNPARSED_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// The IDs earlier pictures of a page found removed. The engine never hands out an ID again, so they are not
+/// asked for again: a page of many `docker run --rm` clients asked for each one after every later block.
+#[derive(Debug, Default)]
+pub struct Gone(std::collections::HashSet<String>);
+
+/// How long a stopped `--rm` container is waited for to be gone, and how often it is asked.
+const REMOVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const REMOVAL_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The page's topology now: the containers and networks of `created` (gone ones skipped), plus the default
-/// networks those containers are on.
-pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topology, EngineError> {
+/// networks those containers are on. A stopped `--rm` container is waited for until the engine has removed
+/// it (at most `REMOVAL_WAIT`), so the next block finds the engine as a reader typing it would.
+pub(super) async fn topology(
+    docker: &Docker,
+    created: &Created,
+    gone: &mut Gone,
+) -> Result<Topology, EngineError> {
     let mut containers = Vec::new();
+    let mut leaving = Vec::new();
     for id in &created.containers {
+        if gone.0.contains(id) {
+            continue;
+        }
         match inspect_container(docker, id).await {
+            Ok(c) if on_its_way_out(&c) => leaving.push(id.as_str()),
             Ok(c) => containers.push(c),
-            Err(e) if super::is_not_found(&e) => {}
+            Err(e) if super::is_not_found(&e) => {
+                gone.0.insert(id.clone());
+            }
             Err(source) => {
                 return Err(EngineError::Docker {
                     operation: "container inspect",
@@ -99,15 +120,23 @@ pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topol
             }
         }
     }
+    for id in leaving {
+        if removed(docker, id).await? {
+            gone.0.insert(id.to_string());
+        }
+    }
     let mut networks = Vec::new();
     let mut wanted: Vec<String> = created.networks.clone();
+    wanted.retain(|id| !gone.0.contains(id));
     for name in joined_defaults(&containers) {
         wanted.push(name);
     }
     for id in &wanted {
         match docker.inspect_network(id, None).await {
             Ok(n) => networks.push(n),
-            Err(e) if super::is_not_found(&e) => {}
+            Err(e) if super::is_not_found(&e) => {
+                gone.0.insert(id.clone());
+            }
             Err(source) => {
                 return Err(EngineError::Docker {
                     operation: "network inspect",
@@ -117,6 +146,29 @@ pub(super) async fn topology(docker: &Docker, created: &Created) -> Result<Topol
         }
     }
     Ok(from_models(&networks, &containers))
+}
+
+/// Waits until the engine has removed the stopped `--rm` container `id`, or `REMOVAL_WAIT` has passed.
+/// Docker removes one before `docker run --rm` returns; Podman 4.3 leaves it to a cleanup process that
+/// conmon starts once the container exits, which under load can finish after the next block started: the
+/// guide's `docker network rm bridge` on Podman then answered "network is being used" once in a CI run.
+/// Whether it is gone.
+async fn removed(docker: &Docker, id: &str) -> Result<bool, EngineError> {
+    let deadline = tokio::time::Instant::now() + REMOVAL_WAIT;
+    loop {
+        match inspect_container(docker, id).await {
+            Err(e) if super::is_not_found(&e) => return Ok(true),
+            Ok(c) if !on_its_way_out(&c) => return Ok(false),
+            Ok(_) if tokio::time::Instant::now() >= deadline => return Ok(false),
+            Ok(_) => tokio::time::sleep(REMOVAL_PAUSE).await,
+            Err(source) => {
+                return Err(EngineError::Docker {
+                    operation: "container inspect",
+                    source,
+                })
+            }
+        }
+    }
 }
 
 /// A container's inspect answer. Podman reports a container that has just exited as `"Status": "stopped"`
@@ -394,6 +446,72 @@ mod tests {
         let t = from_models(&[], &[exited]);
         assert_eq!(t, from_models(&[], &[running]));
         assert_eq!(t.containers[0].name, "hostweb2");
+    }
+
+    // Regression: default-bridge's `docker network rm bridge` on Podman answered "\"podman\" has associated
+    // containers with it" once in a CI run: Podman removes a `--rm` container in a cleanup process of its
+    // own, after `docker run --rm` returned, and the next block came first. The picture now waits for the
+    // engine to remove it; this engine answers "stopped, --rm" three times before "no such container".
+    #[tokio::test]
+    async fn a_stopped_rm_container_is_waited_for_until_the_engine_removed_it() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = conn.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let (status, body) = if counter.fetch_add(1, Ordering::SeqCst) < 3 {
+                    let stopped = serde_json::json!({
+                        "Id": "ab", "Name": "/client", "State": {"Running": false},
+                        "HostConfig": {"NetworkMode": "bridge", "AutoRemove": true},
+                        "NetworkSettings": {"Networks": {"podman": {"IPAddress": ""}}}
+                    });
+                    ("200 OK", stopped.to_string())
+                } else {
+                    (
+                        "404 Not Found",
+                        r#"{"message":"no such container"}"#.to_string(),
+                    )
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                conn.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let docker =
+            Docker::connect_with_http(&format!("http://{addr}"), 5, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        let created = Created {
+            containers: vec!["ab".into()],
+            ..Created::default()
+        };
+        let mut gone = Gone::default();
+        let t = topology(&docker, &created, &mut gone).await.unwrap();
+        assert_eq!(asked.load(Ordering::SeqCst), 4, "asked until it was gone");
+        assert_eq!(t, Topology::default());
+        // Regression: through-the-host asked for every `--rm` client it ever ran after each later block.
+        topology(&docker, &created, &mut gone).await.unwrap();
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            4,
+            "a removed container is not asked for again"
+        );
     }
 
     // Regression: with stopped containers drawn, two-terminals' topology after the client's line listed the

@@ -107,9 +107,12 @@ impl<'e> PageScope<'e> {
     }
 
     /// The network the page has built so far.
-    pub fn topology(&self) -> Result<engine::topology::Topology, engine::EngineError> {
+    pub fn topology(
+        &self,
+        gone: &mut engine::topology::Gone,
+    ) -> Result<engine::topology::Topology, engine::EngineError> {
         match &self.proxy {
-            Some((proxy, _)) => self.engine.topology(&proxy.created()),
+            Some((proxy, _)) => self.engine.topology(&proxy.created(), gone),
             None => Ok(Default::default()),
         }
     }

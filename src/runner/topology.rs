@@ -36,6 +36,7 @@ pub(super) struct TopologyLog {
     /// Page line of the last block that changed it.
     line: usize,
     error: Option<String>,
+    gone: crate::engine::topology::Gone,
 }
 
 impl TopologyLog {
@@ -48,7 +49,11 @@ impl TopologyLog {
         if self.error.is_some() {
             return;
         }
-        let take = || scope.topology().map(|t| if quiet { t } else { steady(t) });
+        let mut take = || {
+            scope
+                .topology(&mut self.gone)
+                .map(|t| if quiet { t } else { steady(t) })
+        };
         let mut taken = take();
         // A server in another terminal ends with its client, at a moment no block waits for, and the engine
         // reports its container running a little longer: through-the-host's picture after the last client
