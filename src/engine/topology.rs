@@ -148,11 +148,11 @@ pub(super) async fn topology(
     Ok(from_models(&networks, &containers))
 }
 
-/// Waits until the engine has removed the stopped `--rm` container `id`, or `REMOVAL_WAIT` has passed.
-/// Docker removes one before `docker run --rm` returns; Podman 4.3 leaves it to a cleanup process that
-/// conmon starts once the container exits, which under load can finish after the next block started: the
-/// guide's `docker network rm bridge` on Podman then answered "network is being used" once in a CI run.
-/// Whether it is gone.
+/// Whether the stopped `--rm` container `id` is gone, waited for until the engine removed it or
+/// `REMOVAL_WAIT` passed. Docker removes one before `docker run --rm` returns; Podman 4.3 leaves it to a
+/// cleanup process that conmon starts once the container exits, which under load can finish after the next
+/// block started: the guide's `docker network rm bridge` on Podman then answered "network is being used"
+/// once in a CI run.
 async fn removed(docker: &Docker, id: &str) -> Result<bool, EngineError> {
     let deadline = tokio::time::Instant::now() + REMOVAL_WAIT;
     loop {
