@@ -971,26 +971,29 @@ pub fn replay_book(
     // Not `ctx` in the closure below: it is not `Sync`.
     let renderer = ctx.renderer.as_str();
     let cache = ReplayCache::open(&table.to_string(), renderer, &snapshot_dir);
-    let replay_one = |(source_path, content): &(PathBuf, String)| {
-        // As the runner names pages, so snapshot names agree.
-        let page_path = Path::new("src").join(source_path);
-        let replay = || {
-            let source = std::fs::read_to_string(src_dir.join(source_path)).ok();
-            replay_page(&page_path, content, source.as_deref(), options())
-        };
-        let Some(cache) = &cache else {
-            return replay();
-        };
-        if let Some((content, verified)) = cache.get(&page_path, content) {
-            return Ok(ReplayedPage {
+    // As the runner names pages, so snapshot names agree.
+    let page_path = |source_path: &Path| Path::new("src").join(source_path);
+    // Looked up first, on this thread: a cached rebuild then starts no thread at all.
+    let mut results: Vec<Option<Result<ReplayedPage, ParseError>>> = work
+        .iter()
+        .map(|(source_path, content)| {
+            let (content, verified) = cache.as_ref()?.get(&page_path(source_path), content)?;
+            Some(Ok(ReplayedPage {
                 content,
                 problems: Vec::new(),
                 verified,
-            });
-        }
-        let before = ReplayCache::files(&page_path, content, options());
-        let replayed = replay()?;
-        if let (true, Some(before)) = (replayed.problems.is_empty(), before) {
+            }))
+        })
+        .collect();
+    let replay_one = |&i: &usize| {
+        let (source_path, content) = &work[i];
+        let page_path = page_path(source_path);
+        let source = std::fs::read_to_string(src_dir.join(source_path)).ok();
+        let before = cache
+            .as_ref()
+            .and_then(|_| ReplayCache::files(&page_path, content, options()));
+        let replayed = replay_page(&page_path, content, source.as_deref(), options())?;
+        if let (Some(cache), true, Some(before)) = (&cache, replayed.problems.is_empty(), before) {
             cache.put(
                 &page_path,
                 content,
@@ -1001,7 +1004,14 @@ pub fn replay_book(
         }
         Ok(replayed)
     };
-    let mut results = parallel_map(&work, |(_, content)| content.len(), replay_one).into_iter();
+    let missed: Vec<usize> = (0..work.len()).filter(|&i| results[i].is_none()).collect();
+    let replayed = parallel_map(&missed, |&i| work[i].1.len(), replay_one);
+    for (i, replayed) in missed.into_iter().zip(replayed) {
+        results[i] = Some(replayed);
+    }
+    let mut results = results
+        .into_iter()
+        .map(|r| r.expect("every chapter looked up or replayed"));
     let mut work = work.into_iter();
 
     let mut problems = Vec::new();

@@ -594,7 +594,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let rule = |class: Option<Class>, source: &str| Rule {
         class,
         regex: meta::Regex::builder()
-            .configure(meta::Regex::config().auto_prefilter(false))
+            .configure(meta::Regex::config().auto_prefilter(false).dfa(false))
             .build(&ascii(source))
             .expect("built-in redaction pattern"),
     };

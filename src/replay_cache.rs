@@ -6,9 +6,11 @@
 //! One entry per chapter (per book and renderer), in the user's cache folder
 //! (`$XDG_CACHE_HOME/mdbook-docktest`, else `~/.cache/mdbook-docktest`; `DOCKTEST_REPLAY_CACHE` names
 //! another folder, or `off`; with `CI=true` and no `DOCKTEST_REPLAY_CACHE` there is none). An entry holds a
-//! key (the binary, the `[preprocessor.docktest]` table, the renderer, the chapter's path and content) and a
-//! digest of every snapshot file the chapter's blocks name, absent ones included: a hit needs both to be
-//! unchanged. Only chapters that replayed with no problem are kept, so every problem is found and reported
+//! key (the binary, the `[preprocessor.docktest]` table, the renderer, the chapter's path and content) and
+//! what was seen of every snapshot file the chapter's blocks name, absent ones included: a hit needs both to
+//! be unchanged. A file is known by its size, inode and times, as make and git know theirs (reading and
+//! hashing the guide's 158 snapshots cost a fifth of a cached build's preprocessor); one changed too
+//! recently for its times to tell a later change apart is known by its content too. Only chapters that replayed with no problem are kept, so every problem is found and reported
 //! afresh. Writing the cache is best effort: a folder that cannot be written only makes the next build
 //! replay again.
 
@@ -37,14 +39,51 @@ pub(crate) struct ReplayCache {
 #[derive(Serialize, Deserialize)]
 struct Entry {
     key: String,
-    /// Each snapshot file the chapter's blocks name, and the digest of its bytes (`None`: absent).
-    files: Vec<(PathBuf, Option<String>)>,
+    /// Each snapshot file the chapter's blocks name, and what was seen of it (`None`: absent).
+    files: Vec<(PathBuf, Option<Seen>)>,
     verified: usize,
     content: String,
 }
 
-/// The digests of a chapter's snapshot files, taken before its replay.
-pub(crate) struct Files(Vec<(PathBuf, Option<String>)>);
+/// What was seen of a chapter's snapshot files before its replay.
+pub(crate) struct Files(Vec<(PathBuf, Option<Seen>)>);
+
+/// A snapshot file as a cache entry knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Seen {
+    stamp: Stamp,
+    /// The digest of its bytes, when it had changed within `RACY` of being seen: a write in the same tick
+    /// of the file system's clock leaves the times as they were.
+    digest: Option<String>,
+}
+
+/// A file's size, inode, and modification and change times in nanoseconds. Every write sets the change
+/// time to the present, and no tool can set it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    len: u64,
+    inode: u64,
+    modified: i128,
+    changed: i128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path).ok()?;
+        let nanos = |secs: i64, nsecs: i64| i128::from(secs) * 1_000_000_000 + i128::from(nsecs);
+        Some(Stamp {
+            len: meta.len(),
+            inode: meta.ino(),
+            modified: nanos(meta.mtime(), meta.mtime_nsec()),
+            changed: nanos(meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+}
+
+/// How long after its last change a file's times may not yet tell a later change apart (file systems stamp
+/// times from a clock that ticks every few milliseconds; this leaves room for a clock set back a little).
+const RACY: i128 = 2_000_000_000;
 
 impl ReplayCache {
     /// The cache for a book whose `[preprocessor.docktest]` table reads `table` and whose snapshots are in
@@ -119,16 +158,13 @@ impl ReplayCache {
         if entry.key != self.key(page_path, content) {
             return None;
         }
-        let unchanged = entry
-            .files
-            .iter()
-            .all(|(path, seen)| file_digest(path) == *seen);
+        let unchanged = entry.files.iter().all(|(path, seen)| unchanged(path, seen));
         unchanged.then_some((entry.content, entry.verified))
     }
 
-    /// The digests of the snapshot files the chapter's blocks name, taken before it is replayed: an entry
-    /// is written only if they still hold after, so a snapshot rewritten during the build is never paired
-    /// with a replay of its old content. `None` when the chapter does not parse (its replay reports why).
+    /// What is seen of the snapshot files the chapter's blocks name, before it is replayed: an entry is
+    /// written only if it still holds after, so a snapshot rewritten during the build is never paired with a
+    /// replay of its old content. `None` when the chapter does not parse (its replay reports why).
     pub(crate) fn files(page_path: &Path, content: &str, options: &ReplayOptions) -> Option<Files> {
         let grammar = snippet::Grammar {
             prompts: &options.prompts,
@@ -150,7 +186,7 @@ impl ReplayCache {
                 .iter()
                 .map(|name| {
                     let path = snapshot::path(&options.snapshot_dir, name);
-                    let seen = file_digest(&path);
+                    let seen = seen(&path);
                     (path, seen)
                 })
                 .collect(),
@@ -166,11 +202,7 @@ impl ReplayCache {
         published: &str,
         verified: usize,
     ) {
-        if !before
-            .0
-            .iter()
-            .all(|(path, seen)| file_digest(path) == *seen)
-        {
+        if !before.0.iter().all(|(path, seen)| unchanged(path, seen)) {
             return;
         }
         let entry = Entry {
@@ -214,6 +246,39 @@ fn file_digest(path: &Path) -> Option<String> {
         .map(|bytes| digest([bytes.as_slice()]))
 }
 
+/// The file at `path` as an entry keeps it, `None` when there is none.
+fn seen(path: &Path) -> Option<Seen> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128);
+    seen_at(path, now)
+}
+
+/// `seen` at `now` (nanoseconds since the epoch).
+fn seen_at(path: &Path, now: i128) -> Option<Seen> {
+    let stamp = Stamp::of(path)?;
+    let digest = if now - stamp.changed < RACY {
+        Some(file_digest(path)?)
+    } else {
+        None
+    };
+    Some(Seen { stamp, digest })
+}
+
+/// Whether the file at `path` is as it was when `before` was seen of it.
+fn unchanged(path: &Path, before: &Option<Seen>) -> bool {
+    match (before, Stamp::of(path)) {
+        (None, now) => now.is_none(),
+        (Some(before), Some(now)) => {
+            now == before.stamp
+                && before
+                    .digest
+                    .as_ref()
+                    .is_none_or(|d| file_digest(path).as_ref() == Some(d))
+        }
+        (Some(_), None) => false,
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +385,39 @@ mod tests {
         std::fs::write(snap(&options), "new").unwrap();
         cache.put(page, PAGE, before, "replay of old", 1);
         assert_eq!(get(&cache, PAGE), None);
+    }
+
+    // A snapshot last changed long ago is known by its size, inode and times, not read again; a rewrite
+    // of the same size still shows in its change time.
+    #[test]
+    fn an_old_snapshot_is_known_by_its_times_and_a_rewrite_changes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.snap");
+        std::fs::write(&path, "one").unwrap();
+        let changed = Stamp::of(&path).unwrap().changed;
+        let old = seen_at(&path, changed + RACY + 1).unwrap();
+        assert_eq!(old.digest, None, "an old file is not read");
+        assert!(unchanged(&path, &Some(old.clone())));
+        // Past the file system's clock tick, so the rewrite gets another change time.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, "two").unwrap();
+        assert!(!unchanged(&path, &Some(old)));
+    }
+
+    // A snapshot rewritten within the same tick of the file system's clock keeps its times: one seen that
+    // soon after a change is known by its bytes too.
+    #[test]
+    fn a_snapshot_seen_just_after_a_change_is_known_by_its_bytes_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.snap");
+        std::fs::write(&path, "one").unwrap();
+        let changed = Stamp::of(&path).unwrap().changed;
+        let mut fresh = seen_at(&path, changed).unwrap();
+        assert!(fresh.digest.is_some());
+        assert!(unchanged(&path, &Some(fresh.clone())));
+        // As a same-tick rewrite leaves it: the times as they were, other bytes.
+        fresh.digest = Some(digest([b"two".as_slice()]));
+        assert!(!unchanged(&path, &Some(fresh)));
     }
 
     // Another table (options), renderer or docktest binary makes another key.

@@ -255,6 +255,62 @@ fn supports_every_renderer() {
     }
 }
 
+// mdBook writes its JSON to the preprocessor in thousands of small unbuffered writes, which the preprocessor
+// takes from the pipe once the writer is done: a book arriving in pieces, with pauses between them and
+// larger than the pipe holds, comes back whole.
+#[test]
+fn a_book_piped_in_small_writes_larger_than_the_pipe_comes_back_whole() {
+    use mdbook_preprocessor::book::{Book as MdBook, BookItem, Chapter};
+    use mdbook_preprocessor::config::Config as MdConfig;
+    use mdbook_preprocessor::PreprocessorContext;
+    use std::io::Write;
+    use std::str::FromStr;
+
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("book.toml"), "[preprocessor.docktest]\n").unwrap();
+    // Prose only, 2 MB: twice the pipe, so the reader must take some before the writer is done.
+    let content = "A line of prose with \"quotes\" that JSON escapes.\n".repeat(40_000);
+    let book = MdBook::new_with_items(vec![BookItem::Chapter(Chapter::new(
+        "Prose",
+        content.clone(),
+        "prose.md",
+        Vec::new(),
+    ))]);
+    let config = MdConfig::from_str("[preprocessor.docktest]\n").unwrap();
+    let ctx = PreprocessorContext::new(root.path().to_path_buf(), config, "html".to_string());
+    let input = serde_json::to_vec(&(ctx, book)).unwrap();
+
+    let mut child = std::process::Command::new(BIN)
+        .current_dir(root.path())
+        .env("DOCKTEST_REPLAY_CACHE", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for (i, piece) in input.chunks(4096).enumerate() {
+            stdin.write_all(piece).unwrap();
+            if i % 64 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(3));
+            }
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let book: MdBook = serde_json::from_slice(&out.stdout).expect("a book on stdout");
+    let BookItem::Chapter(chapter) = &book.items[0] else {
+        panic!("the chapter is gone: {:?}", book.items);
+    };
+    assert_eq!(chapter.content, content);
+}
+
 // The guide itself: once its snapshots are recorded (`mdbook-docktest test book`), `mdbook build book`
 // publishes every chapter with a badge on every runnable block and none of docktest's grammar left.
 #[test]
