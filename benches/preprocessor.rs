@@ -5,6 +5,9 @@
 //!    mdBook run the preprocessor, so the baseline is checked to publish no docktest badge (goal ≤ 1.10×).
 //!    The preprocessor's side is timed twice: as a first build (the replay cache off, as on CI) and as a
 //!    rebuild that finds the last build's chapters in the cache;
+//!    Beside it, what mdBook's protocol costs any preprocessor: the same book through one that hands the book
+//!    back unchanged (this bench's own executable), once reading stdin as it arrives and once as docktest
+//!    reads it;
 //! 2. where the difference goes: the runs of `mdbook-docktest` a build makes, `supports html` (none when
 //!    book.toml names the renderers, as the guide's does) and the preprocessor fed the guide's chapters as
 //!    mdBook feeds them;
@@ -39,14 +42,20 @@ const CHAPTERS: usize = 200;
 /// The class of every badge the preprocessor publishes.
 const BADGE: &str = "docktest-badge";
 
+/// Set (to `naive` or `docktest`) when mdBook runs this bench's executable as a pass-through preprocessor.
+const PASS_THROUGH: &str = "DOCKTEST_BENCH_PASS_THROUGH";
+
 fn main() {
+    if let Some(how) = std::env::var_os(PASS_THROUGH) {
+        return pass_through(how == "naive");
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin = Path::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
     let work = tempfile::tempdir().expect("temporary folder");
 
     // 3 first: the peak memory of children is a high-water mark, and mdBook's own processes are larger.
     let (alone, peak_kb, blocks) = preprocessor_alone(root, bin, work.path());
-    let (cold, warm, without) = mdbook_build_ratio(root, bin, work.path());
+    let (cold, warm, without, [naive, smart]) = mdbook_build_ratio(root, bin, work.path());
     let (supports, guide, chapters) = docktest_runs(root, bin, work.path());
 
     println!(
@@ -69,6 +78,21 @@ fn main() {
         println!(
             "    ratio:                              {ratio:>7.2}x  {cpu_ratio:>7.2}x CPU   (goal <= 1.10x) {}",
             verdict(ratio <= 1.10)
+        );
+    }
+    for (what, with) in [
+        ("reading stdin as it arrives", naive),
+        ("reading the pipe as docktest", smart),
+    ] {
+        println!(
+            "  a pass-through preprocessor, {what}: {:>7.1} ms  {:.2}x{}",
+            ms(with.wall),
+            with.wall.as_secs_f64() / without.wall.as_secs_f64(),
+            if what.contains("docktest") {
+                "  (mdBook's protocol alone)"
+            } else {
+                ""
+            }
         );
     }
     // mdBook asks a preprocessor whether it supports the renderer unless book.toml names its renderers.
@@ -158,11 +182,17 @@ fn has_badge(dest: &Path) -> bool {
 /// Times `mdbook build` of the guide as it is (the preprocessor named by path in its book.toml) and of a
 /// copy whose book.toml has no docktest table: for each, the medians of wall time and of CPU time (mdBook's
 /// and its children's, which a busy machine inflates less).
-fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, Timing) {
+fn mdbook_build_ratio(
+    root: &Path,
+    bin: &Path,
+    work: &Path,
+) -> (Timing, Timing, Timing, [Timing; 2]) {
     let with = work.join("with");
     let without = work.join("without");
+    let through = work.join("through");
     copy_dir(&root.join("book"), &with);
     copy_dir(&root.join("book"), &without);
+    copy_dir(&root.join("book"), &through);
     // The snapshots sit next to the book, as in the repository.
     let snaps = root.join("snapshots");
     std::os::unix::fs::symlink(&snaps, work.join("snapshots")).unwrap();
@@ -178,10 +208,22 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
             pre.remove("docktest");
         }
     });
+    let me = std::env::current_exe().unwrap();
+    edit_book_toml(&through, |table| {
+        let pre = table["preprocessor"].as_table_mut().unwrap();
+        pre.remove("docktest");
+        let mut pass = toml::Table::new();
+        pass.insert("command".into(), me.display().to_string().into());
+        pass.insert("renderers".into(), vec!["html"].into());
+        pre.insert("pass-through".into(), pass.into());
+    });
 
     let cache = work.join("replay-cache");
-    let build = |book: &Path, dest: &Path, cached: bool| {
+    let build_as = |book: &Path, dest: &Path, cached: bool, pass: Option<&str>| {
         let mut cmd = Command::new("mdbook");
+        if let Some(how) = pass {
+            cmd.env(PASS_THROUGH, how);
+        }
         cmd.arg("build").arg(book).arg("-d").arg(dest);
         // A rebuild (`mdbook serve`, an author's next build) finds the chapters of the last build in the
         // replay cache; a first build (CI) finds none.
@@ -213,6 +255,7 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
         );
         elapsed
     };
+    let build = |book: &Path, dest: &Path, cached: bool| build_as(book, dest, cached, None);
     let (with_out, without_out) = (work.join("out-with"), work.join("out-without"));
     // Warm the file cache (and the replay cache), then alternate so all sides see the same machine.
     build(&with, &with_out, true);
@@ -225,13 +268,48 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
         !has_badge(&without_out),
         "the baseline build ran docktest: its pages carry badges"
     );
+    let through_out = work.join("out-through");
+    for how in ["naive", "docktest"] {
+        build_as(&through, &through_out, false, Some(how));
+    }
+    assert!(
+        !has_badge(&through_out),
+        "the pass-through build ran docktest: its pages carry badges"
+    );
     let (mut cold, mut warm, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut naive, mut smart) = (Vec::new(), Vec::new());
     for _ in 0..runs() {
         cold.push(build(&with, &with_out, false));
         warm.push(build(&with, &with_out, true));
         b.push(build(&without, &without_out, false));
+        naive.push(build_as(&through, &through_out, false, Some("naive")));
+        smart.push(build_as(&through, &through_out, false, Some("docktest")));
     }
-    (Timing::of(cold), Timing::of(warm), Timing::of(b))
+    (
+        Timing::of(cold),
+        Timing::of(warm),
+        Timing::of(b),
+        [Timing::of(naive), Timing::of(smart)],
+    )
+}
+
+/// This executable as mdBook's preprocessor: the book handed back unchanged, stdin read whole as it
+/// arrives (`naive`, as most preprocessors read it) or as docktest's preprocessor reads it.
+fn pass_through(naive: bool) {
+    use std::io::{Read, Write};
+    if std::env::args().nth(1).as_deref() == Some("supports") {
+        return;
+    }
+    let bytes = if naive {
+        let mut bytes = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut bytes).unwrap();
+        bytes
+    } else {
+        mdbook_docktest::preprocessor::read_stdin().unwrap()
+    };
+    let (_ctx, book): (PreprocessorContext, Book) = serde_json::from_slice(&bytes).unwrap();
+    let json = serde_json::to_vec(&book).unwrap();
+    std::io::stdout().lock().write_all(&json).unwrap();
 }
 
 /// Medians of wall and CPU time.

@@ -487,50 +487,6 @@ pub(crate) fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
-/// How much of the book a pipe on stdin may hold before its writer waits for the preprocessor to read.
-const PIPE_SIZE: usize = 1 << 20;
-
-/// All of stdin. mdBook writes its JSON to the preprocessor unbuffered: for the guide's 118 KB, 6,668 small
-/// writes, and a reader waiting in `read` is woken by each one (6,192 reads), which cost more than replaying
-/// a cached book. From a pipe it is taken once the writer hangs up instead: the pipe is widened to hold the
-/// whole book, and `poll` waits for the hang-up, woken every millisecond to take what arrived so far, so a
-/// book larger than the pipe still flows.
-fn read_stdin() -> std::io::Result<Vec<u8>> {
-    use nix::fcntl::{fcntl, FcntlArg};
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::io::Read;
-    use std::os::fd::AsFd;
-
-    let stdin = std::io::stdin();
-    let fd = stdin.as_fd();
-    let mut input = stdin.lock();
-    let mut bytes = Vec::new();
-    if fcntl(fd, FcntlArg::F_GETPIPE_SZ).is_err() {
-        input.read_to_end(&mut bytes)?;
-        return Ok(bytes);
-    }
-    // Best effort: at the default 64 KiB the writer only waits for the next millisecond's read.
-    let _ = fcntl(fd, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32));
-    let mut chunk = vec![0; PIPE_SIZE];
-    loop {
-        // No events asked for: only the hang-up (or an error) ends the wait, not each write.
-        if poll(
-            &mut [PollFd::new(fd, PollFlags::empty())],
-            PollTimeout::from(1u8),
-        )? > 0
-        {
-            input.read_to_end(&mut bytes)?;
-            return Ok(bytes);
-        }
-        if poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], PollTimeout::ZERO)? > 0 {
-            match input.read(&mut chunk)? {
-                0 => return Ok(bytes),
-                n => bytes.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-}
-
 /// The preprocessor: replay the book from its snapshots, fail (exit 1) on unverified blocks unless
 /// `on-unverified = "warn"`.
 fn preprocess() -> Result<Outcome, Fatal> {
@@ -542,7 +498,7 @@ fn preprocess() -> Result<Outcome, Fatal> {
             hint: Some(hints::preprocessor_needs_mdbook()),
         });
     }
-    let input = read_stdin()
+    let input = preprocessor::read_stdin()
         .map_err(|e| anyhow::Error::new(e).context("cannot read mdBook's JSON from stdin"))?;
     let replay = match preprocessor::preprocess(&input[..], std::io::stdout().lock()) {
         Ok(r) => r,
