@@ -498,6 +498,8 @@ fn preprocess() -> Result<Outcome, Fatal> {
             hint: Some(hints::preprocessor_needs_mdbook()),
         });
     }
+    // Not joined: a chapter that needs the finders first waits for them, one taken from the cache never.
+    std::thread::spawn(crate::redact::prepare);
     let input = preprocessor::read_stdin()
         .map_err(|e| anyhow::Error::new(e).context("cannot read mdBook's JSON from stdin"))?;
     let replay = match preprocessor::preprocess(&input[..], std::io::stdout().lock()) {
