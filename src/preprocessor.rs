@@ -1146,17 +1146,20 @@ pub fn read_stdin() -> std::io::Result<Vec<u8>> {
     // Best effort: at the default 64 KiB the writer only waits for the next millisecond's read.
     let _ = fcntl(fd, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32));
     let mut chunk = vec![0; PIPE_SIZE];
+    // A signal that interrupts a wait is no reason to stop reading.
+    let ready = |events: PollFlags, timeout: PollTimeout| loop {
+        match poll(&mut [PollFd::new(fd, events)], timeout) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            answer => break answer.map(|n| n > 0),
+        }
+    };
     loop {
         // No events asked for: only the hang-up (or an error) ends the wait, not each write.
-        if poll(
-            &mut [PollFd::new(fd, PollFlags::empty())],
-            PollTimeout::from(1u8),
-        )? > 0
-        {
+        if ready(PollFlags::empty(), PollTimeout::from(1u8))? {
             input.read_to_end(&mut bytes)?;
             return Ok(bytes);
         }
-        if poll(&mut [PollFd::new(fd, PollFlags::POLLIN)], PollTimeout::ZERO)? > 0 {
+        if ready(PollFlags::POLLIN, PollTimeout::ZERO)? {
             match input.read(&mut chunk)? {
                 0 => return Ok(bytes),
                 n => bytes.extend_from_slice(&chunk[..n]),
