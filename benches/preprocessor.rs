@@ -5,9 +5,8 @@
 //!    mdBook run the preprocessor, so the baseline is checked to publish no docktest badge (goal ≤ 1.10×).
 //!    The preprocessor's side is timed twice: as a first build (the replay cache off, as on CI) and as a
 //!    rebuild that finds the last build's chapters in the cache;
-//!    Beside it, what mdBook's protocol costs any preprocessor: the same book through one that hands the book
-//!    back unchanged (this bench's own executable), once reading stdin as it arrives and once as docktest
-//!    reads it;
+//!    Beside it, what mdBook's protocol costs any preprocessor: the same book through one that reads it and
+//!    hands it back unchanged (this bench's own executable);
 //! 2. where the difference goes: the runs of `mdbook-docktest` a build makes, `supports html` (none when
 //!    book.toml names the renderers, as the guide's does) and the preprocessor fed the guide's chapters as
 //!    mdBook feeds them;
@@ -42,12 +41,12 @@ const CHAPTERS: usize = 200;
 /// The class of every badge the preprocessor publishes.
 const BADGE: &str = "docktest-badge";
 
-/// Set (to `naive` or `docktest`) when mdBook runs this bench's executable as a pass-through preprocessor.
+/// Set when mdBook runs this bench's executable as a pass-through preprocessor.
 const PASS_THROUGH: &str = "DOCKTEST_BENCH_PASS_THROUGH";
 
 fn main() {
-    if let Some(how) = std::env::var_os(PASS_THROUGH) {
-        return pass_through(how == "naive");
+    if std::env::var_os(PASS_THROUGH).is_some() {
+        return pass_through();
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin = Path::new(env!("CARGO_BIN_EXE_mdbook-docktest"));
@@ -55,7 +54,7 @@ fn main() {
 
     // 3 first: the peak memory of children is a high-water mark, and mdBook's own processes are larger.
     let (alone, peak_kb, blocks) = preprocessor_alone(root, bin, work.path());
-    let (cold, warm, without, [naive, smart]) = mdbook_build_ratio(root, bin, work.path());
+    let (cold, warm, without, through) = mdbook_build_ratio(root, bin, work.path());
     let (supports, guide, chapters) = docktest_runs(root, bin, work.path());
 
     println!(
@@ -80,21 +79,11 @@ fn main() {
             verdict(ratio <= 1.10)
         );
     }
-    for (what, with) in [
-        ("reading stdin as it arrives", naive),
-        ("reading the pipe as docktest", smart),
-    ] {
-        println!(
-            "  a pass-through preprocessor, {what}: {:>7.1} ms  {:.2}x{}",
-            ms(with.wall),
-            with.wall.as_secs_f64() / without.wall.as_secs_f64(),
-            if what.contains("docktest") {
-                "  (mdBook's protocol alone)"
-            } else {
-                ""
-            }
-        );
-    }
+    println!(
+        "  a pass-through preprocessor (mdBook's protocol alone): {:>7.1} ms  {:.2}x",
+        ms(through.wall),
+        through.wall.as_secs_f64() / without.wall.as_secs_f64()
+    );
     // mdBook asks a preprocessor whether it supports the renderer unless book.toml names its renderers.
     let asked = !book_toml_names_renderers(root);
     println!(
@@ -182,11 +171,7 @@ fn has_badge(dest: &Path) -> bool {
 /// Times `mdbook build` of the guide as it is (the preprocessor named by path in its book.toml) and of a
 /// copy whose book.toml has no docktest table: for each, the medians of wall time and of CPU time (mdBook's
 /// and its children's, which a busy machine inflates less).
-fn mdbook_build_ratio(
-    root: &Path,
-    bin: &Path,
-    work: &Path,
-) -> (Timing, Timing, Timing, [Timing; 2]) {
+fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, Timing, Timing) {
     let with = work.join("with");
     let without = work.join("without");
     let through = work.join("through");
@@ -219,10 +204,10 @@ fn mdbook_build_ratio(
     });
 
     let cache = work.join("replay-cache");
-    let build_as = |book: &Path, dest: &Path, cached: bool, pass: Option<&str>| {
+    let build_as = |book: &Path, dest: &Path, cached: bool, pass: bool| {
         let mut cmd = Command::new("mdbook");
-        if let Some(how) = pass {
-            cmd.env(PASS_THROUGH, how);
+        if pass {
+            cmd.env(PASS_THROUGH, "1");
         }
         cmd.arg("build").arg(book).arg("-d").arg(dest);
         // A rebuild (`mdbook serve`, an author's next build) finds the chapters of the last build in the
@@ -255,7 +240,7 @@ fn mdbook_build_ratio(
         );
         elapsed
     };
-    let build = |book: &Path, dest: &Path, cached: bool| build_as(book, dest, cached, None);
+    let build = |book: &Path, dest: &Path, cached: bool| build_as(book, dest, cached, false);
     let (with_out, without_out) = (work.join("out-with"), work.join("out-without"));
     // Warm the file cache (and the replay cache), then alternate so all sides see the same machine.
     build(&with, &with_out, true);
@@ -269,44 +254,36 @@ fn mdbook_build_ratio(
         "the baseline build ran docktest: its pages carry badges"
     );
     let through_out = work.join("out-through");
-    for how in ["naive", "docktest"] {
-        build_as(&through, &through_out, false, Some(how));
-    }
+    build_as(&through, &through_out, false, true);
     assert!(
         !has_badge(&through_out),
         "the pass-through build ran docktest: its pages carry badges"
     );
     let (mut cold, mut warm, mut b) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut naive, mut smart) = (Vec::new(), Vec::new());
+    let mut pass = Vec::new();
     for _ in 0..runs() {
         cold.push(build(&with, &with_out, false));
         warm.push(build(&with, &with_out, true));
         b.push(build(&without, &without_out, false));
-        naive.push(build_as(&through, &through_out, false, Some("naive")));
-        smart.push(build_as(&through, &through_out, false, Some("docktest")));
+        pass.push(build_as(&through, &through_out, false, true));
     }
     (
         Timing::of(cold),
         Timing::of(warm),
         Timing::of(b),
-        [Timing::of(naive), Timing::of(smart)],
+        Timing::of(pass),
     )
 }
 
-/// This executable as mdBook's preprocessor: the book handed back unchanged, stdin read whole as it
-/// arrives (`naive`, as most preprocessors read it) or as docktest's preprocessor reads it.
-fn pass_through(naive: bool) {
+/// This executable as mdBook's preprocessor: the book read as docktest's preprocessor reads it (whole, then
+/// parsed) and handed back unchanged.
+fn pass_through() {
     use std::io::{Read, Write};
     if std::env::args().nth(1).as_deref() == Some("supports") {
         return;
     }
-    let bytes = if naive {
-        let mut bytes = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut bytes).unwrap();
-        bytes
-    } else {
-        mdbook_docktest::preprocessor::read_stdin().unwrap()
-    };
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut bytes).unwrap();
     let (_ctx, book): (PreprocessorContext, Book) = serde_json::from_slice(&bytes).unwrap();
     let json = serde_json::to_vec(&book).unwrap();
     std::io::stdout().lock().write_all(&json).unwrap();

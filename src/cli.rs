@@ -500,9 +500,7 @@ fn preprocess() -> Result<Outcome, Fatal> {
     }
     // Not joined: a chapter that needs the finders first waits for them, one taken from the cache never.
     std::thread::spawn(crate::redact::prepare);
-    let input = preprocessor::read_stdin()
-        .map_err(|e| anyhow::Error::new(e).context("cannot read mdBook's JSON from stdin"))?;
-    let replay = match preprocessor::preprocess(&input[..], std::io::stdout().lock()) {
+    let replay = match preprocessor::preprocess(std::io::stdin().lock(), std::io::stdout().lock()) {
         Ok(r) => r,
         Err(e @ PreprocessError::Parse(_)) => {
             return Err(Fatal {

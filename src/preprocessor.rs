@@ -1121,53 +1121,6 @@ fn version_warning(caller: &str) -> Option<String> {
     })
 }
 
-/// How much of the book a pipe on stdin may hold before its writer waits for the preprocessor to read.
-const PIPE_SIZE: usize = 1 << 20;
-
-/// All of stdin. mdBook writes its JSON to the preprocessor unbuffered: for the guide's 118 KB, 6,668 small
-/// writes, and a reader waiting in `read` is woken by each one (6,192 reads), which cost more than replaying
-/// a cached book. From a pipe it is taken once the writer hangs up instead: the pipe is widened to hold the
-/// whole book, and `poll` waits for the hang-up, woken every millisecond to take what arrived so far, so a
-/// book larger than the pipe still flows.
-pub fn read_stdin() -> std::io::Result<Vec<u8>> {
-    use nix::fcntl::{fcntl, FcntlArg};
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::io::Read;
-    use std::os::fd::AsFd;
-
-    let stdin = std::io::stdin();
-    let fd = stdin.as_fd();
-    let mut input = stdin.lock();
-    let mut bytes = Vec::new();
-    if fcntl(fd, FcntlArg::F_GETPIPE_SZ).is_err() {
-        input.read_to_end(&mut bytes)?;
-        return Ok(bytes);
-    }
-    // Best effort: at the default 64 KiB the writer only waits for the next millisecond's read.
-    let _ = fcntl(fd, FcntlArg::F_SETPIPE_SZ(PIPE_SIZE as i32));
-    let mut chunk = vec![0; PIPE_SIZE];
-    // A signal that interrupts a wait is no reason to stop reading.
-    let ready = |events: PollFlags, timeout: PollTimeout| loop {
-        match poll(&mut [PollFd::new(fd, events)], timeout) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            answer => break answer.map(|n| n > 0),
-        }
-    };
-    loop {
-        // No events asked for: only the hang-up (or an error) ends the wait, not each write.
-        if ready(PollFlags::empty(), PollTimeout::from(1u8))? {
-            input.read_to_end(&mut bytes)?;
-            return Ok(bytes);
-        }
-        if ready(PollFlags::POLLIN, PollTimeout::ZERO)? {
-            match input.read(&mut chunk)? {
-                0 => return Ok(bytes),
-                n => bytes.extend_from_slice(&chunk[..n]),
-            }
-        }
-    }
-}
-
 /// The preprocessor as mdBook runs it: reads `[context, book]` JSON, writes the book JSON. When an
 /// unverified block must fail the build, nothing is written.
 pub fn preprocess(

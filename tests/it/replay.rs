@@ -255,9 +255,8 @@ fn supports_every_renderer() {
     }
 }
 
-// mdBook writes its JSON to the preprocessor in thousands of small unbuffered writes, which the preprocessor
-// takes from the pipe once the writer is done: a book arriving in pieces, with pauses between them and
-// larger than the pipe holds, comes back whole.
+// mdBook writes its JSON to the preprocessor in thousands of small unbuffered writes: a book arriving in
+// pieces, with pauses between them and larger than a pipe holds, comes back whole.
 #[test]
 fn a_book_piped_in_small_writes_larger_than_the_pipe_comes_back_whole() {
     use mdbook_preprocessor::book::{Book as MdBook, BookItem, Chapter};
