@@ -32,6 +32,19 @@ pub(super) fn matcher(expected: &str) -> impl Fn(&str) -> Option<Bindings> {
     }
 }
 
+/// Whether the oracle cannot judge the pair: its regex's first match put a value the class does not accept
+/// (a stable address such as `127.0.0.1`) in a capture group, and a regex tries no other match from there,
+/// where the matcher goes on to the next candidate (a placeholder further on).
+pub(super) fn first_match_rejected(expected: &str, actual: &str) -> bool {
+    let (regex, slots) = compile_line(expected);
+    regex.captures(actual).is_some_and(|caps| {
+        slots
+            .iter()
+            .enumerate()
+            .any(|(i, (class, _))| !class.accepts(caps.get(i + 1).map_or("", |m| m.as_str())))
+    })
+}
+
 fn bind_compiled(
     (regex, slots): &(Regex, Vec<(Class, String)>),
     actual: &str,

@@ -371,6 +371,24 @@ mod tests {
         value_pairs(expected, actual)
     }
 
+    // Found by the property against the regex oracle, which stopped at the stable `127.0.0.1` its lazy
+    // `[..]` reached first: the page's `[IP1]` stands for the run's placeholder further on.
+    #[test]
+    fn a_stable_address_does_not_hide_a_placeholder_after_it() {
+        let bindings = bound("[..] [IP1] [..]", " 127.0.0.1 [IP1] web").expect("the line matches");
+        assert_eq!(
+            bindings
+                .page_to_run
+                .get(&(Class::Ipv4, "[IP1]".to_string())),
+            Some(&"[IP1]".to_string())
+        );
+        assert!(oracle::first_match_rejected(
+            "[..] [IP1] [..]",
+            " 127.0.0.1 [IP1] web"
+        ));
+        assert_eq!(bound("[..] [IP1] [..]", " 127.0.0.1 web"), None);
+    }
+
     // Table padding counts as any run of spaces, also right before a `[..]` that could take spaces too.
     #[test]
     fn table_padding_before_any_text() {
@@ -599,8 +617,11 @@ mod tests {
         // The regex matcher this one replaces is the oracle: the same verdict and the same bindings on
         // generated lines of every class, with and without `[..]`, placeholders on either side (pieces
         // apart, as values stand in output: see `values_are_what_the_redactor_finds`).
+        // Where the oracle cannot judge (its first match holds a value the class does not accept), the
+        // matcher's answer is pinned by named tests instead (`a_stable_address_does_not_hide_a_placeholder_after_it`).
         #[test]
         fn agrees_with_the_regex_matcher((page, run) in line_pair()) {
+            prop_assume!(!oracle::first_match_rejected(&page, &run));
             let mut oracle_bindings = Bindings::new();
             let oracle = oracle::bind_line(&page, &run, &mut oracle_bindings)
                 .ok()
