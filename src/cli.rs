@@ -498,8 +498,9 @@ fn preprocess() -> Result<Outcome, Fatal> {
             hint: Some(hints::preprocessor_needs_mdbook()),
         });
     }
-    // Not joined: a chapter that needs the finders first waits for them, one taken from the cache never.
-    std::thread::spawn(crate::redact::prepare);
+    // Not joined: a chapter that needs the finders first waits for them, one taken from the cache never. A
+    // thread the system refuses only means they are compiled at their first use.
+    let _ = std::thread::Builder::new().spawn(crate::redact::prepare);
     let replay = match preprocessor::preprocess(std::io::stdin().lock(), std::io::stdout().lock()) {
         Ok(r) => r,
         Err(e @ PreprocessError::Parse(_)) => {

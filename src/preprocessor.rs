@@ -973,7 +973,7 @@ pub fn replay_book(
     let cache = ReplayCache::open(&table.to_string(), renderer, &snapshot_dir);
     // As the runner names pages, so snapshot names agree.
     let page_path = |source_path: &Path| Path::new("src").join(source_path);
-    // Looked up first, on this thread: a cached rebuild then starts no thread at all.
+    // Looked up first, on this thread: a cached rebuild then starts no replay thread.
     let mut results: Vec<Option<Result<ReplayedPage, ParseError>>> = work
         .iter()
         .map(|(source_path, content)| {
