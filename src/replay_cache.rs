@@ -26,6 +26,23 @@ use crate::snippet;
 /// The environment variable naming the cache folder, or `off`.
 pub(crate) const ENV: &str = "DOCKTEST_REPLAY_CACHE";
 
+/// The cache folder, `None` when the cache is off.
+fn folder() -> Option<PathBuf> {
+    match std::env::var_os(ENV) {
+        Some(v) if v == "off" => None,
+        Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
+        // A CI machine starts with an empty cache and builds once: writing one would only cost time.
+        _ if crate::cli::ci() => None,
+        _ => Some(
+            std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?
+                .join("mdbook-docktest"),
+        ),
+    }
+}
+
 /// Where the entries of one book and renderer live, and what their keys start from.
 pub(crate) struct ReplayCache {
     dir: PathBuf,
@@ -89,18 +106,14 @@ impl ReplayCache {
     /// The cache for a book whose `[preprocessor.docktest]` table reads `table` and whose snapshots are in
     /// `snapshot_dir`, replayed for `renderer`; `None` when it is off or no cache folder is known.
     pub(crate) fn open(table: &str, renderer: &str, snapshot_dir: &Path) -> Option<ReplayCache> {
-        let dir = match std::env::var_os(ENV) {
-            Some(v) if v == "off" => return None,
-            Some(v) if !v.is_empty() => PathBuf::from(v),
-            // A CI machine starts with an empty cache and builds once: writing one would only cost time.
-            _ if crate::cli::ci() => return None,
-            _ => std::env::var_os("XDG_CACHE_HOME")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?
-                .join("mdbook-docktest"),
-        };
-        ReplayCache::at(dir, table, renderer, snapshot_dir)
+        ReplayCache::at(folder()?, table, renderer, snapshot_dir)
+    }
+
+    /// Whether this build will likely take its chapters from the cache: one is in use and an earlier build
+    /// made its folder. Known before the book is read, so the preprocessor can tell whether to compile the
+    /// redaction patterns while mdBook writes the book, which a cached chapter never needs.
+    pub(crate) fn likely_warm() -> bool {
+        folder().is_some_and(|dir| dir.is_dir())
     }
 
     /// The cache in `dir`.
