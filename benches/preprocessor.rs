@@ -198,7 +198,10 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
         let pre = table["preprocessor"].as_table_mut().unwrap();
         pre.remove("docktest");
         let mut pass = toml::Table::new();
-        pass.insert("command".into(), me.display().to_string().into());
+        // mdBook splits the command as a shell would (shlex): a path with a space stays one word.
+        let command = shlex::try_quote(me.to_str().expect("the bench's path is UTF-8"))
+            .expect("the bench's path has no NUL");
+        pass.insert("command".into(), command.into_owned().into());
         pass.insert("renderers".into(), vec!["html"].into());
         pre.insert("pass-through".into(), pass.into());
     });
