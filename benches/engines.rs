@@ -13,7 +13,9 @@
 //! - `commands`: docktest's own time per command beyond the command's, from pages of few and of many trivial
 //!   commands against the same commands in bash (the slope: fixed costs cancel out; goal ≤ 5 ms);
 //! - `memory`: the resident memory of each engine's dockerd, containerd and shims, from /proc, idle and
-//!   (with `jobs`) at the peak of the runs.
+//!   (with `jobs`) at the peak of the runs;
+//! - `stress`: the guide five times in a row with `--jobs 3` (goal: no flakes), not timed: a block whose
+//!   verdict on a kind is not the same in every run is a flake, and each is named.
 //!
 //! `cargo bench --bench engines -- page commands` runs only those parts; `DOCKTEST_BENCH_RUNS=N` sets the
 //! number of runs of each side.
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use mdbook_docktest::snippet;
 
-const PARTS: [&str; 4] = ["jobs", "page", "commands", "memory"];
+const PARTS: [&str; 5] = ["jobs", "page", "commands", "memory", "stress"];
 
 /// The trivial-command pages: few and many commands, for the slope.
 const FEW: usize = 10;
@@ -74,6 +76,9 @@ fn main() {
     }
     if wants("memory") {
         memory(&engines, peak);
+    }
+    if wants("stress") {
+        stress(root, bin, runs_of(5));
     }
 }
 
@@ -358,6 +363,116 @@ fn jobs(root: &Path, bin: &Path, engines: &Engines, runs: usize) -> Memory {
         med(&machine.1, |m| m.busy),
     );
     peak
+}
+
+/// The guide `runs` times in a row with `--jobs 3`, the later runs ordered by the earlier ones' timings as
+/// an author's are; every (block, kind) must get one verdict in all of them. A run that fails is still
+/// compared: the point is whether the same blocks fail.
+fn stress(root: &Path, bin: &Path, runs: usize) {
+    stress_can_see_a_flake();
+    let book = root.join("book");
+    let timings = tempfile::NamedTempFile::new().unwrap();
+    let mut tables = Vec::new();
+    println!("  stress: the guide {runs} times with --jobs 3");
+    for run in 1..=runs {
+        let mut cmd = docktest_test(bin, &book, &["--jobs", "3"]);
+        cmd.env("DOCKTEST_TIMINGS", timings.path());
+        let start = Instant::now();
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .expect("mdbook-docktest test book --jobs 3");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let last = text.lines().rev().find(|l| l.contains(" verified, "));
+        println!(
+            "    run {run}: {:>6.1} s, {}",
+            start.elapsed().as_secs_f64(),
+            last.unwrap_or("no summary")
+        );
+        let table = verdicts(&text);
+        assert!(
+            !table.is_empty(),
+            "run {run} printed no table of verdicts ({}):\n{text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tables.push(table);
+    }
+    let flakes = flakes(&tables);
+    for ((block, kind), seen) in &flakes {
+        println!("    flake: {block} on {kind}: {seen}");
+    }
+    println!(
+        "    {} (block, kind) verdicts, {} flake(s)  (goal 0) {}",
+        tables[0].len(),
+        flakes.len(),
+        verdict(flakes.is_empty())
+    );
+}
+
+type Verdicts = BTreeMap<(String, String), String>;
+
+/// The (block, kind)s whose verdict is not the same in every run, each with its verdicts in run order (`-`
+/// where a run has none).
+fn flakes(tables: &[Verdicts]) -> BTreeMap<(String, String), String> {
+    let mut flakes = BTreeMap::new();
+    for key in tables.iter().flat_map(|t| t.keys()) {
+        let seen: Vec<&str> = tables
+            .iter()
+            .map(|t| t.get(key).map_or("-", String::as_str))
+            .collect();
+        if seen.iter().any(|v| *v != seen[0]) {
+            flakes.insert(key.clone(), seen.join(", "));
+        }
+    }
+    flakes
+}
+
+/// What would make the stress part report no flake whatever happened: a table it cannot read, or runs it
+/// does not tell apart. Checked on two made-up runs that differ in one cell before the real ones.
+fn stress_can_see_a_flake() {
+    let run = |cell: &str| {
+        format!(
+            "  verified  src/a.md:3  0.1s\n\n1 verified, 0 failed in 1 page(s), 1.0s\n\n\
+             block        docker-26.1   podman\nsrc/a.md:3   verified      {cell}\n\
+             src/a.md:9   verified      ignored\n"
+        )
+    };
+    let (a, b) = (verdicts(&run("verified")), verdicts(&run("new snapshot")));
+    assert_eq!(a.len(), 4, "the made-up table reads as {a:?}");
+    let found = flakes(&[a.clone(), b]);
+    assert_eq!(
+        found.keys().collect::<Vec<_>>(),
+        [&("src/a.md:3".to_string(), "podman".to_string())],
+        "the made-up flake was not seen"
+    );
+    assert!(flakes(&[a.clone(), a]).is_empty());
+}
+
+/// The verdict of every (block, kind) in the table a run ends with (`block  docker-20.10  podman`, then a
+/// row per block; columns two spaces or more apart, a cell may be two words: `new snapshot`).
+fn verdicts(out: &str) -> Verdicts {
+    let cells = |line: &str| -> Vec<String> {
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    // The table is the run's last word; a failure's details above it may start with "block" too.
+    let Some(at) = lines.iter().rposition(|l| l.starts_with("block ")) else {
+        return BTreeMap::new();
+    };
+    let (header, lines) = (lines[at], lines[at + 1..].iter().copied());
+    let kinds = cells(header).split_off(1);
+    let mut table = BTreeMap::new();
+    for row in lines.map(cells).take_while(|r| r.len() == kinds.len() + 1) {
+        for (kind, verdict) in kinds.iter().zip(&row[1..]) {
+            table.insert((row[0].clone(), kind.clone()), verdict.clone());
+        }
+    }
+    table
 }
 
 /// A copy of the book in `from` (its book.toml's relative `files` made absolute, so the copy finds the
