@@ -187,6 +187,7 @@ impl ReplayCache {
         // The shared snapshot of each block, the own snapshot of each other kind of the matrix, which
         // the badge reads too (absent ones included: one written later changes the badge).
         // And the page's topology snapshot, which the picture is drawn from.
+        let times_suffice = times_tell_changes(&options.snapshot_dir);
         let mut names = vec![snapshot::topology::name(&page)];
         for name in snapshot::names(&page) {
             for kind in options.matrix.iter().skip(1) {
@@ -199,7 +200,7 @@ impl ReplayCache {
                 .iter()
                 .map(|name| {
                     let path = snapshot::path(&options.snapshot_dir, name);
-                    let seen = seen(&path);
+                    let seen = seen(&path, times_suffice);
                     (path, seen)
                 })
                 .collect(),
@@ -259,23 +260,64 @@ fn file_digest(path: &Path) -> Option<String> {
         .map(|bytes| digest([bytes.as_slice()]))
 }
 
-/// The file at `path` as an entry keeps it, `None` when there is none.
-fn seen(path: &Path) -> Option<Seen> {
+/// The file at `path` as an entry keeps it, `None` when there is none; known by its bytes too unless
+/// `times_suffice` (see [`times_tell_changes`]).
+fn seen(path: &Path, times_suffice: bool) -> Option<Seen> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i128);
-    seen_at(path, now)
+    seen_at(path, now, times_suffice)
 }
 
 /// `seen` at `now` (nanoseconds since the epoch).
-fn seen_at(path: &Path, now: i128) -> Option<Seen> {
+fn seen_at(path: &Path, now: i128, times_suffice: bool) -> Option<Seen> {
     let stamp = Stamp::of(path)?;
-    let digest = if now - stamp.changed < RACY {
+    let digest = if !times_suffice || now - stamp.changed < RACY {
         Some(file_digest(path)?)
     } else {
         None
     };
     Some(Seen { stamp, digest })
+}
+
+/// Whether `stat` of the files in `dir` shows every change to them. A network file system's client may
+/// answer it from attributes it keeps for a while (NFS: up to a minute) after another machine rewrote the
+/// file, so a book there would be published from an old snapshot; opening a file is what makes the client
+/// ask the server again (close-to-open), so there every snapshot is read and known by its bytes too, as
+/// when it changed just now. A folder that cannot be asked is treated the same.
+fn times_tell_changes(dir: &Path) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        nix::sys::statfs::statfs(dir).is_ok_and(|fs| !remote(fs.filesystem_type().0 as u32))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        true
+    }
+}
+
+/// Whether a Linux file system type (`statfs`'s `f_type`, its low 32 bits) is one whose client may hold
+/// another machine's change back: NFS, SMB/CIFS, FUSE (sshfs and the like), 9p (WSL's drives), AFS, Ceph,
+/// Coda, NCP, OCFS2, GFS2, Lustre.
+fn remote(f_type: u32) -> bool {
+    const REMOTE: [u32; 14] = [
+        0x6969,      // NFS
+        0x517b,      // SMB
+        0xff53_4d42, // CIFS
+        0xfe53_4d42, // SMB2
+        0x6573_5546, // FUSE
+        0x0102_1997, // 9p
+        0x5346_414f, // AFS
+        0x6b41_4653, // kAFS
+        0x00c3_6400, // Ceph
+        0x7375_7245, // Coda
+        0x564c,      // NCP
+        0x7461_636f, // OCFS2
+        0x0116_1970, // GFS2
+        0x0bd0_0bd0, // Lustre
+    ];
+    REMOTE.contains(&f_type)
 }
 
 /// Whether the file at `path` is as it was when `before` was seen of it.
@@ -408,7 +450,7 @@ mod tests {
         let path = dir.path().join("a.snap");
         std::fs::write(&path, "one").unwrap();
         let changed = Stamp::of(&path).unwrap().changed;
-        let old = seen_at(&path, changed + RACY + 1).unwrap();
+        let old = seen_at(&path, changed + RACY + 1, true).unwrap();
         assert_eq!(old.digest, None, "an old file is not read");
         assert!(unchanged(&path, &Some(old.clone())));
         // Past the file system's clock tick, so the rewrite gets another change time.
@@ -425,12 +467,54 @@ mod tests {
         let path = dir.path().join("a.snap");
         std::fs::write(&path, "one").unwrap();
         let changed = Stamp::of(&path).unwrap().changed;
-        let mut fresh = seen_at(&path, changed).unwrap();
+        let mut fresh = seen_at(&path, changed, true).unwrap();
         assert!(fresh.digest.is_some());
         assert!(unchanged(&path, &Some(fresh.clone())));
         // As a same-tick rewrite leaves it: the times as they were, other bytes.
         fresh.digest = Some(digest([b"two".as_slice()]));
         assert!(!unchanged(&path, &Some(fresh)));
+    }
+
+    // On a network file system `stat` may show another machine's rewrite late (NFS keeps attributes up to a
+    // minute): a snapshot there is known by its bytes however old it is, so a rewrite that `stat` does not
+    // show yet still misses, where times alone would have published the old replay.
+    #[test]
+    fn a_snapshot_on_a_network_file_system_is_known_by_its_bytes_even_when_stat_shows_no_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.snap");
+        std::fs::write(&path, "one").unwrap();
+        let long_after = Stamp::of(&path).unwrap().changed + RACY + 1;
+        let remote = seen_at(&path, long_after, false).unwrap();
+        let local = seen_at(&path, long_after, true).unwrap();
+        assert!(remote.digest.is_some() && local.digest.is_none());
+        std::fs::write(&path, "two").unwrap();
+        // What a client answering from its old attributes shows: the times of before the rewrite.
+        let stale = |mut seen: Seen| {
+            seen.stamp = Stamp::of(&path).unwrap();
+            Some(seen)
+        };
+        assert!(!unchanged(&path, &stale(remote)));
+        assert!(unchanged(&path, &stale(local)), "times alone miss it");
+    }
+
+    #[test]
+    fn network_file_systems_are_told_from_local_ones() {
+        for nfs_cifs_fuse_9p in [0x6969, 0xff53_4d42, 0x6573_5546, 0x0102_1997] {
+            assert!(remote(nfs_cifs_fuse_9p));
+        }
+        for ext4_xfs_btrfs_tmpfs_overlay_zfs in [
+            0xef53,
+            0x5846_5342,
+            0x9123_683e,
+            0x0102_1994,
+            0x794c_7630,
+            0x2fc1_2fc1,
+        ] {
+            assert!(!remote(ext4_xfs_btrfs_tmpfs_overlay_zfs));
+        }
+        let local = tempfile::tempdir().unwrap();
+        assert!(times_tell_changes(local.path()));
+        assert!(!times_tell_changes(&local.path().join("absent")));
     }
 
     // Another table (options), renderer or docktest binary makes another key.
