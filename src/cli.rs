@@ -570,6 +570,7 @@ fn test(
         },
         color,
         engine_kind: None,
+        kinds_before: Vec::new(),
     };
     let selection = options.selection(&book.pages);
     if selection.kept == 0 {
@@ -668,6 +669,7 @@ fn test(
             engines,
             options: RunOptions {
                 engine_kind: own_snapshots(&book.config.matrix, &matrix, kind.as_deref()),
+                kinds_before: kinds_before(&book.config.matrix, &matrix, kind.as_deref()),
                 ..options.clone()
             },
         })
@@ -747,6 +749,19 @@ fn test(
 fn own_snapshots(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Option<String> {
     let reference = book_matrix.first().or(matrix.first())?;
     kind.filter(|k| k != reference).map(str::to_string)
+}
+
+/// The kinds whose runs come before `kind`'s in the order `own_snapshots` takes its reference from: a block
+/// none of them runs has `kind`'s run as its snapshot.
+fn kinds_before(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Vec<String> {
+    let order = if book_matrix.is_empty() {
+        matrix
+    } else {
+        book_matrix
+    };
+    kind.map_or_else(Vec::new, |kind| {
+        order.iter().take_while(|k| *k != kind).cloned().collect()
+    })
 }
 
 /// Engines of one kind of the book's matrix (`None` without a matrix), connected.

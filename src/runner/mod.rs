@@ -59,6 +59,9 @@ pub struct RunOptions {
     /// The engine kind of the book's matrix this run is for, when it is not the first: where its transcript
     /// differs from the first kind's snapshot, it is checked against (and pending as) its own.
     pub engine_kind: Option<String>,
+    /// The kinds of the matrix before `engine_kind`, in its order: a block none of them runs (a Podman twin
+    /// of a Docker block) has this kind's run as its snapshot.
+    pub kinds_before: Vec<String>,
 }
 
 impl RunOptions {
@@ -73,6 +76,27 @@ impl RunOptions {
         self.filter
             .as_deref()
             .is_none_or(|f| page.path.to_string_lossy().contains(f))
+    }
+
+    /// The options `block`'s snapshot is checked with: this kind keeps no snapshot of its own for a block no
+    /// kind before it runs, as its run is the block's snapshot (the one the published book replays).
+    pub(crate) fn for_block(
+        &self,
+        block: &crate::snippet::Block,
+    ) -> std::borrow::Cow<'_, RunOptions> {
+        let first_to_run = self.engine_kind.is_some()
+            && !self
+                .kinds_before
+                .iter()
+                .any(|k| block.attrs.engines.admits_kind(k));
+        if first_to_run {
+            std::borrow::Cow::Owned(RunOptions {
+                engine_kind: None,
+                ..self.clone()
+            })
+        } else {
+            std::borrow::Cow::Borrowed(self)
+        }
     }
 
     /// How many of `pages` the filter keeps, and how many of those the run includes.
@@ -662,6 +686,7 @@ mod tests {
             .collect();
         let options = |shard| RunOptions {
             engine_kind: None,
+            kinds_before: Vec::new(),
             filter: Some("net-".into()),
             partition: Some(Partition::new(shard, 2).unwrap()),
             snapshots: SnapshotMode::Skip,

@@ -178,7 +178,8 @@ impl PageRunner<'_> {
             verified_on: Vec::new(),
             ..self.meta(block)
         };
-        let snapshot = check_snapshot(self.options, self.snapshot_dir, name, &meta, &transcript);
+        let options = self.options.for_block(block);
+        let snapshot = check_snapshot(&options, self.snapshot_dir, name, &meta, &transcript);
         BlockRun {
             line: block.line,
             name: name.to_string(),
@@ -351,6 +352,7 @@ mod tests {
             snapshots: SnapshotMode::CheckAndWritePending,
             color: false,
             engine_kind: kind.map(str::to_string),
+            kinds_before: Vec::new(),
         }
     }
 
@@ -410,6 +412,57 @@ mod tests {
         assert!(
             matches!(first, SnapshotVerdict::Changed { .. }),
             "{first:?}"
+        );
+    }
+
+    // A Podman twin of a Docker block (`engines="podman"` in a matrix that starts with Docker) has Podman's run
+    // as its shared snapshot, the one the published book replays. When the block changed, that run went to a
+    // snapshot of Podman's own beside the old shared one, and the book's build then replayed the stale one.
+    #[test]
+    fn a_changed_block_no_earlier_kind_runs_is_pending_as_the_shared_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::default();
+        let (old, new) = ("$ echo hi\nhi\n", "$ echo hi\nho\n");
+        let written = snapshot::write_pending(dir.path(), "twin", &meta, old).unwrap();
+        std::fs::rename(written, snapshot::path(dir.path(), "twin")).unwrap();
+        let page = |engines: &str| {
+            let text = format!("```console,engines=\"{engines}\"\n$ echo hi\nho\n```\n");
+            crate::snippet::parse_page(Path::new("src/p.md"), &text).unwrap()
+        };
+        let podman = RunOptions {
+            kinds_before: vec!["docker-20.10".into(), "docker-26.1".into()],
+            ..options(Some("podman"))
+        };
+        let twin = page("podman");
+        let verdict = check_snapshot(
+            &podman.for_block(&twin.blocks[0]),
+            dir.path(),
+            "twin",
+            &meta,
+            new,
+        );
+        let SnapshotVerdict::Changed {
+            pending: Some(pending),
+            ..
+        } = verdict
+        else {
+            panic!("{verdict:?}");
+        };
+        assert_eq!(pending, snapshot::pending_path(dir.path(), "twin"));
+        // A block an earlier kind runs keeps its shared snapshot from that kind: Podman's differing run is
+        // its own.
+        let both = page("docker-26.1 podman");
+        let verdict = check_snapshot(
+            &podman.for_block(&both.blocks[0]),
+            dir.path(),
+            "twin",
+            &meta,
+            new,
+        );
+        assert!(
+            matches!(&verdict, SnapshotVerdict::Changed { pending: Some(p), .. }
+                if p.ends_with("twin@podman.snap.new")),
+            "{verdict:?}"
         );
     }
 

@@ -169,6 +169,7 @@ mod tests {
             snapshots: SnapshotMode::CheckAndWritePending,
             color: false,
             engine_kind: kind.map(str::to_string),
+            kinds_before: Vec::new(),
         };
         let finish = |network: &str, kind: Option<&str>| {
             log(network).finish(

@@ -30,6 +30,7 @@ fn every_block_of_the_book_is_verified() {
         .collect();
     let options = RunOptions {
         engine_kind: None,
+        kinds_before: Vec::new(),
         filter: None,
         partition: None,
         snapshots: SnapshotMode::Skip,
