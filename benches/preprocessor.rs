@@ -6,7 +6,9 @@
 //!    The preprocessor's side is timed twice: as a first build (the replay cache off, as on CI) and as a
 //!    rebuild that finds the last build's chapters in the cache;
 //!    Beside it, what mdBook's protocol costs any preprocessor: the same book through one that reads it and
-//!    hands it back unchanged (this bench's own executable);
+//!    hands it back unchanged (this bench's own executable); and what mdBook's own work on docktest's
+//!    chapters costs: the same protocol handing back what docktest published (captured from one build), so
+//!    that what is left of a rebuild's difference is docktest's own;
 //! 2. where the difference goes: the runs of `mdbook-docktest` a build makes, `supports html` (none when
 //!    book.toml names the renderers, as the guide's does) and the preprocessor fed the guide's chapters as
 //!    mdBook feeds them;
@@ -41,8 +43,12 @@ const CHAPTERS: usize = 200;
 /// The class of every badge the preprocessor publishes.
 const BADGE: &str = "docktest-badge";
 
-/// Set when mdBook runs this bench's executable as a pass-through preprocessor.
+/// Set when mdBook runs this bench's executable as a pass-through preprocessor: `1` hands the book back
+/// unchanged; a file's path hands back the book in that file instead (what docktest published).
 const PASS_THROUGH: &str = "DOCKTEST_BENCH_PASS_THROUGH";
+/// Set beside a file's PASS_THROUGH for the one build that fills the file: docktest (this variable's value)
+/// is run on mdBook's input, and what it publishes is written to the file as well as handed back.
+const CAPTURE_WITH: &str = "DOCKTEST_BENCH_CAPTURE_WITH";
 
 fn main() {
     if std::env::var_os(PASS_THROUGH).is_some() {
@@ -54,7 +60,7 @@ fn main() {
 
     // 3 first: the peak memory of children is a high-water mark, and mdBook's own processes are larger.
     let (alone, peak_kb, blocks) = preprocessor_alone(root, bin, work.path());
-    let (cold, warm, without, through) = mdbook_build_ratio(root, bin, work.path());
+    let [cold, warm, without, through, published] = mdbook_build_ratio(root, bin, work.path());
     let (supports, guide, chapters) = docktest_runs(root, bin, work.path());
 
     println!(
@@ -83,6 +89,13 @@ fn main() {
         "  a pass-through preprocessor (mdBook's protocol alone): {:>7.1} ms  {:.2}x",
         ms(through.wall),
         through.wall.as_secs_f64() / without.wall.as_secs_f64()
+    );
+    println!(
+        "  the same handing back what docktest published (the protocol and mdBook's work on the published \
+         chapters, no docktest): {:>7.1} ms  {:.2}x; a rebuild against it: {:.2}x",
+        ms(published.wall),
+        published.wall.as_secs_f64() / without.wall.as_secs_f64(),
+        warm.wall.as_secs_f64() / published.wall.as_secs_f64()
     );
     // mdBook asks a preprocessor whether it supports the renderer unless book.toml names its renderers.
     let asked = !book_toml_names_renderers(root);
@@ -171,7 +184,7 @@ fn has_badge(dest: &Path) -> bool {
 /// Times `mdbook build` of the guide as it is (the preprocessor named by path in its book.toml) and of a
 /// copy whose book.toml has no docktest table: for each, the medians of wall time and of CPU time (mdBook's
 /// and its children's, which a busy machine inflates less).
-fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, Timing, Timing) {
+fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> [Timing; 5] {
     let with = work.join("with");
     let without = work.join("without");
     let through = work.join("through");
@@ -194,24 +207,22 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
         }
     });
     let me = std::env::current_exe().unwrap();
+    // mdBook splits the command as a shell would (shlex): a path with a space stays one word.
+    let me = shlex::try_quote(me.to_str().expect("the bench's path is UTF-8"))
+        .expect("the bench's path has no NUL")
+        .into_owned();
     edit_book_toml(&through, |table| {
         let pre = table["preprocessor"].as_table_mut().unwrap();
         pre.remove("docktest");
         let mut pass = toml::Table::new();
-        // mdBook splits the command as a shell would (shlex): a path with a space stays one word.
-        let command = shlex::try_quote(me.to_str().expect("the bench's path is UTF-8"))
-            .expect("the bench's path has no NUL");
-        pass.insert("command".into(), command.into_owned().into());
+        pass.insert("command".into(), me.clone().into());
         pass.insert("renderers".into(), vec!["html"].into());
         pre.insert("pass-through".into(), pass.into());
     });
 
     let cache = work.join("replay-cache");
-    let build_as = |book: &Path, dest: &Path, cached: bool, pass: bool| {
+    let build_as = |book: &Path, dest: &Path, cached: bool, env: &[(&str, &std::ffi::OsStr)]| {
         let mut cmd = Command::new("mdbook");
-        if pass {
-            cmd.env(PASS_THROUGH, "1");
-        }
         cmd.arg("build").arg(book).arg("-d").arg(dest);
         // A rebuild (`mdbook serve`, an author's next build) finds the chapters of the last build in the
         // replay cache; a first build (CI) finds none.
@@ -230,6 +241,7 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
                 cmd.env_remove(key);
             }
         }
+        cmd.envs(env.iter().copied());
         let (start, cpu) = (Instant::now(), children_cpu());
         let out = cmd
             .output()
@@ -243,7 +255,10 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
         );
         elapsed
     };
-    let build = |book: &Path, dest: &Path, cached: bool| build_as(book, dest, cached, false);
+    let build = |book: &Path, dest: &Path, cached: bool| build_as(book, dest, cached, &[]);
+    let pass = [(PASS_THROUGH, "1".as_ref())];
+    let captured = work.join("published.json");
+    let published = [(PASS_THROUGH, captured.as_os_str())];
     let (with_out, without_out) = (work.join("out-with"), work.join("out-without"));
     // Warm the file cache (and the replay cache), then alternate so all sides see the same machine.
     build(&with, &with_out, true);
@@ -257,29 +272,48 @@ fn mdbook_build_ratio(root: &Path, bin: &Path, work: &Path) -> (Timing, Timing, 
         "the baseline build ran docktest: its pages carry badges"
     );
     let through_out = work.join("out-through");
-    build_as(&through, &through_out, false, true);
+    build_as(&through, &through_out, false, &pass);
     assert!(
         !has_badge(&through_out),
         "the pass-through build ran docktest: its pages carry badges"
     );
+    // What docktest publishes, captured from a first build of the guide as it is: this executable, named in
+    // docktest's place (mdBook reads `MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND` as that table's key), runs
+    // docktest on mdBook's input. The timed builds then only hand the file back.
+    let published_out = work.join("out-published");
+    build_as(
+        &with,
+        &published_out,
+        false,
+        &[
+            published[0],
+            (CAPTURE_WITH, bin.as_os_str()),
+            ("MDBOOK_PREPROCESSOR__DOCKTEST__COMMAND", me.as_ref()),
+        ],
+    );
+    assert!(
+        captured.exists(),
+        "no build captured what docktest publishes"
+    );
+    build_as(&through, &published_out, false, &published);
+    assert!(
+        has_badge(&published_out),
+        "the build handing back docktest's chapters published no badge"
+    );
     let (mut cold, mut warm, mut b) = (Vec::new(), Vec::new(), Vec::new());
-    let mut pass = Vec::new();
+    let (mut passed, mut handed) = (Vec::new(), Vec::new());
     for _ in 0..runs() {
         cold.push(build(&with, &with_out, false));
         warm.push(build(&with, &with_out, true));
         b.push(build(&without, &without_out, false));
-        pass.push(build_as(&through, &through_out, false, true));
+        passed.push(build_as(&through, &through_out, false, &pass));
+        handed.push(build_as(&through, &published_out, false, &published));
     }
-    (
-        Timing::of(cold),
-        Timing::of(warm),
-        Timing::of(b),
-        Timing::of(pass),
-    )
+    [cold, warm, b, passed, handed].map(Timing::of)
 }
 
 /// This executable as mdBook's preprocessor: the book read as docktest's preprocessor reads it (whole, then
-/// parsed) and handed back unchanged.
+/// parsed) and handed back unchanged, or the book in PASS_THROUGH's file handed back in its place.
 fn pass_through() {
     use std::io::{Read, Write};
     if std::env::args().nth(1).as_deref() == Some("supports") {
@@ -287,7 +321,24 @@ fn pass_through() {
     }
     let mut bytes = Vec::new();
     std::io::stdin().lock().read_to_end(&mut bytes).unwrap();
-    let (_ctx, book): (PreprocessorContext, Book) = serde_json::from_slice(&bytes).unwrap();
+    let (_ctx, mut book): (PreprocessorContext, Book) = serde_json::from_slice(&bytes).unwrap();
+    let mode = std::env::var_os(PASS_THROUGH).unwrap();
+    if mode != "1" {
+        let file = PathBuf::from(mode);
+        if let Some(docktest) = std::env::var_os(CAPTURE_WITH) {
+            let mut child = Command::new(docktest)
+                .env("DOCKTEST_REPLAY_CACHE", "off")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(&bytes).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "docktest failed on mdBook's input");
+            std::fs::write(&file, &out.stdout).unwrap();
+        }
+        book = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    }
     let json = serde_json::to_vec(&book).unwrap();
     std::io::stdout().lock().write_all(&json).unwrap();
 }
