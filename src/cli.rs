@@ -743,24 +743,31 @@ fn test(
     })
 }
 
-/// The kind whose snapshots a run of `kind` keeps apart (`RunOptions::engine_kind`): none for the book's
-/// first kind (or, for a book without a matrix, the first kind --engine names), whose runs are the
-/// snapshots; the kind itself for any other.
-fn own_snapshots(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Option<String> {
-    let reference = book_matrix.first().or(matrix.first())?;
-    kind.filter(|k| k != reference).map(str::to_string)
-}
-
-/// The kinds whose runs come before `kind`'s in the order `own_snapshots` takes its reference from: a block
-/// none of them runs has `kind`'s run as its snapshot.
-fn kinds_before(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Vec<String> {
-    let order = if book_matrix.is_empty() {
+/// The order of the kinds whose runs are the snapshots: the book's matrix, or without one the kinds
+/// --engine names. The first kind that runs a block takes its shared snapshot.
+fn snapshot_order<'a>(book_matrix: &'a [String], matrix: &'a [String]) -> &'a [String] {
+    if book_matrix.is_empty() {
         matrix
     } else {
         book_matrix
-    };
+    }
+}
+
+/// The kind whose snapshots a run of `kind` keeps apart (`RunOptions::engine_kind`): none for the first kind
+/// of the order, whose runs are the snapshots; the kind itself for any other.
+fn own_snapshots(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Option<String> {
+    let reference = snapshot_order(book_matrix, matrix).first()?;
+    kind.filter(|k| k != reference).map(str::to_string)
+}
+
+/// The kinds before `kind` in that order: a block none of them runs has `kind`'s run as its snapshot.
+fn kinds_before(book_matrix: &[String], matrix: &[String], kind: Option<&str>) -> Vec<String> {
     kind.map_or_else(Vec::new, |kind| {
-        order.iter().take_while(|k| *k != kind).cloned().collect()
+        snapshot_order(book_matrix, matrix)
+            .iter()
+            .take_while(|k| *k != kind)
+            .cloned()
+            .collect()
     })
 }
 
