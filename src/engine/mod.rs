@@ -633,7 +633,14 @@ impl Engine {
             source,
         };
         std::fs::create_dir_all(journal_dir()).map_err(bind_err)?;
-        std::fs::write(&journal, format!("engine {}\n", self.endpoint.host)).map_err(bind_err)?;
+        // The volumes already there go first, before the page can mount one: `clean` after a kill must
+        // leave a volume the page only used (a user's data), and only this line says which ones were.
+        let had: String = before.volumes.iter().map(|v| format!(" {v}")).collect();
+        std::fs::write(
+            &journal,
+            format!("engine {}\n{HAD_VOLUMES}{had}\n", self.endpoint.host),
+        )
+        .map_err(bind_err)?;
         Proxy::start(
             &dir.join("docker.sock"),
             &self.endpoint.host,
@@ -658,7 +665,7 @@ impl Engine {
         if let Some(labeled) = self.labeled()?.remove(&owner) {
             created.absorb(labeled);
         }
-        self.remove_created(&created, before)
+        self.remove_created(&created, Some(before))
     }
 
     /// The containers, networks and volumes that carry [`proxy::JOURNAL_LABEL`], by its value.
@@ -717,13 +724,18 @@ impl Engine {
 
     /// Removes what a page created (as its proxy saw it), plus named volumes its containers created on the
     /// fly. Anything in `before` is never touched; a committed image is always new (its ID hashes the moment
-    /// of the commit), so images need no such check. Keeps going past a failed removal and returns the first
-    /// error with everything else done.
+    /// of the commit), so images need no such check. With `before` lost (a killed run without its journal),
+    /// a volume a container mounts is taken only when the engine made it for that container
+    /// ([`made_for`]): one that was there already, such as a user's data, stays. Keeps going past a failed
+    /// removal and returns the first error with everything else done.
     pub(crate) fn remove_created(
         &self,
         created: &Created,
-        before: &Inventory,
+        before: Option<&Inventory>,
     ) -> Result<Removed, EngineError> {
+        let nothing = Inventory::default();
+        let known = before.is_some();
+        let before = before.unwrap_or(&nothing);
         self.block(async {
             let mut removed = Removed::default();
             let mut first_err = None;
@@ -733,7 +745,7 @@ impl Engine {
                 .iter()
                 .filter(|id| !before.containers.contains(*id))
             {
-                let (name, mounted) = match self.docker.inspect_container(id, None).await {
+                let (name, mounted, since) = match self.docker.inspect_container(id, None).await {
                     Ok(c) => (
                         c.name
                             .map(|n| n.trim_start_matches('/').to_string())
@@ -744,11 +756,16 @@ impl Engine {
                             .filter(|m| m.typ.as_deref() == Some("volume"))
                             .filter_map(|m| m.name)
                             .collect::<Vec<_>>(),
+                        c.created,
                     ),
                     Err(e) if is_not_found(&e) => continue,
-                    Err(_) => (short(id), Vec::new()),
+                    Err(_) => (short(id), Vec::new(), None),
                 };
-                volumes.extend(mounted);
+                for volume in mounted {
+                    if known || self.made_for(&volume, since.as_deref()).await {
+                        volumes.push(volume);
+                    }
+                }
                 let opts = RemoveContainerOptionsBuilder::new()
                     .force(true)
                     .v(true)
@@ -836,19 +853,47 @@ impl Engine {
         })
     }
 
+    /// Whether the engine made the volume `name` for a container it created at `container_created` (its
+    /// inspect's `Created`): `docker run -v data:/x` makes `data` within the create when it is missing.
+    /// Engines give a volume's time to the second, so one made up to 2 s before the container counts; an
+    /// older one, or one whose age is not known, was there before.
+    async fn made_for(&self, name: &str, container_created: Option<&str>) -> bool {
+        let time_of = |t: &str| humantime::parse_rfc3339_weak(t).ok();
+        let Some(container) = container_created.and_then(time_of) else {
+            return false;
+        };
+        let Ok(volume) = self.docker.inspect_volume(name).await else {
+            return false;
+        };
+        volume
+            .created_at
+            .as_deref()
+            .and_then(time_of)
+            .is_some_and(|made| made + Duration::from_secs(2) >= container)
+    }
+
     /// Removes what killed runs left on this engine, from their journals (which it then deletes) and from
     /// the label their proxies put on what they created, which finds what reached the engine after the
     /// journal's last line. Objects of runs still alive, of other machines' runs and without the label are
-    /// left alone, and so are other engines' journals.
+    /// left alone, and so are other engines' journals, and the volumes a journal says were there before.
     pub fn clean(&self) -> Result<Removed, EngineError> {
         let mut removed = Removed::default();
-        for (path, _, created) in stale_journals(Some(&self.endpoint.host)) {
-            removed.absorb(self.remove_created(&created, &Inventory::default())?);
-            let _ = std::fs::remove_file(path);
+        let mut labeled = self.labeled()?;
+        for journal in stale_journals(Some(&self.endpoint.host)) {
+            let mut created = journal.created;
+            if let Some(more) = journal_owner(&journal.path).and_then(|o| labeled.remove(&o)) {
+                created.absorb(more);
+            }
+            let before = journal.volumes_before.map(|volumes| Inventory {
+                volumes,
+                ..Inventory::default()
+            });
+            removed.absorb(self.remove_created(&created, before.as_ref())?);
+            let _ = std::fs::remove_file(journal.path);
         }
-        for (owner, created) in self.labeled()? {
+        for (owner, created) in labeled {
             if owned_by_dead_run(&owner) {
-                removed.absorb(self.remove_created(&created, &Inventory::default())?);
+                removed.absorb(self.remove_created(&created, None)?);
             }
         }
         Ok(removed)
@@ -991,15 +1036,26 @@ fn owned_by_dead_run(owner: &str) -> bool {
 
 /// The engines the journals of runs no longer alive name.
 fn stale_journal_engines() -> Vec<String> {
-    stale_journals(None)
-        .into_iter()
-        .map(|(_, host, _)| host)
-        .collect()
+    stale_journals(None).into_iter().map(|j| j.engine).collect()
 }
 
-/// Journals of runs that are no longer alive, for the engine at `host` (any engine: `None`), with the engine
-/// each names and what it lists.
-fn stale_journals(host: Option<&str>) -> Vec<(PathBuf, String, Created)> {
+/// The line of a journal that lists the volumes its page found on the engine, space-separated.
+const HAD_VOLUMES: &str = "had-volumes";
+
+/// A journal of a run that is no longer alive.
+struct StaleJournal {
+    path: PathBuf,
+    /// The engine it names.
+    engine: String,
+    /// What it lists as the page's.
+    created: Created,
+    /// The volumes the engine held when the page started; `None` in a journal written before docktest
+    /// recorded them.
+    volumes_before: Option<BTreeSet<String>>,
+}
+
+/// Journals of runs that are no longer alive, for the engine at `host` (any engine: `None`).
+fn stale_journals(host: Option<&str>) -> Vec<StaleJournal> {
     let Ok(entries) = std::fs::read_dir(journal_dir()) else {
         return Vec::new();
     };
@@ -1018,25 +1074,41 @@ fn stale_journals(host: Option<&str>) -> Vec<(PathBuf, String, Created)> {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let mut lines = text.lines();
-        let Some(engine) = lines.next().and_then(|l| l.strip_prefix("engine ")) else {
+        let Some(journal) = parse_journal(path, &text) else {
             continue;
         };
-        if host.is_some_and(|h| h != engine) {
+        if host.is_some_and(|h| h != journal.engine) {
             continue;
         }
-        let mut created = Created::default();
-        for line in lines {
-            let Some((word, id)) = line.split_once(' ') else {
-                continue;
-            };
-            if let Some(kind) = proxy::Kind::from_word(word) {
-                created.push(kind, id.to_string());
-            }
-        }
-        out.push((path, engine.to_string(), created));
+        out.push(journal);
     }
     out
+}
+
+fn parse_journal(path: PathBuf, text: &str) -> Option<StaleJournal> {
+    let mut lines = text.lines();
+    let engine = lines.next()?.strip_prefix("engine ")?.to_string();
+    let mut created = Created::default();
+    let mut volumes_before = None;
+    for line in lines {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        if word == HAD_VOLUMES {
+            volumes_before = Some(rest.split_whitespace().map(str::to_string).collect());
+        } else if let (Some(kind), false) = (proxy::Kind::from_word(word), rest.is_empty()) {
+            created.push(kind, rest.to_string());
+        }
+    }
+    Some(StaleJournal {
+        path,
+        engine,
+        created,
+        volumes_before,
+    })
+}
+
+/// The [`proxy::JOURNAL_LABEL`] value the proxy of the journal at `path` put on what it created.
+fn journal_owner(path: &Path) -> Option<String> {
+    Some(proxy::owner_label(path.file_stem()?.to_str()?))
 }
 
 fn short(id: &str) -> String {
@@ -1046,6 +1118,30 @@ fn short(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_says_which_volumes_were_there_before_its_page() {
+        let path = PathBuf::from("/j/7-docktest-proxy-x.journal");
+        let journal = parse_journal(
+            path.clone(),
+            "engine unix:///e.sock\nhad-volumes data cache\ncontainer c1\nvolume made\n",
+        )
+        .unwrap();
+        assert_eq!(journal.engine, "unix:///e.sock");
+        assert_eq!(journal.created.containers, ["c1"]);
+        assert_eq!(journal.created.volumes, ["made"]);
+        assert_eq!(
+            journal.volumes_before,
+            Some(BTreeSet::from(["cache".to_string(), "data".to_string()]))
+        );
+        // An engine with no volume at the page's start: known, and empty.
+        let empty = parse_journal(path.clone(), "engine unix:///e.sock\nhad-volumes\n").unwrap();
+        assert_eq!(empty.volumes_before, Some(BTreeSet::new()));
+        // A journal written before docktest recorded them: not known.
+        let old = parse_journal(path, "engine unix:///e.sock\ncontainer c1\ncontainer\n").unwrap();
+        assert_eq!(old.volumes_before, None);
+        assert_eq!(old.created.containers, ["c1"]);
+    }
 
     // Regression: on Podman two-terminals' and through-the-host's topology failed with "container inspect
     // failed: status code 500: container … does not exist in database: no such container": a `--rm`

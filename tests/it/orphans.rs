@@ -193,7 +193,7 @@ fn sigkill_before_the_journal_line_then_clean_finds_it_by_label() {
     signal(&child, nix::sys::signal::Signal::SIGKILL);
     child.wait().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    remove_journals(journals.path());
+    remove_journals(journals.path(), 3);
 
     let out = docktest(["clean"])
         .env("DOCKTEST_JOURNALS", journals.path())
@@ -212,15 +212,15 @@ fn sigkill_before_the_journal_line_then_clean_finds_it_by_label() {
     assert_every_engine_left_as_found(&engines);
 }
 
-/// Deletes every journal in `dir`, asserting there were some (one per page that ran).
-fn remove_journals(dir: &Path) {
+/// Deletes every journal in `dir`, asserting there were at least `pages` (one per page that ran).
+fn remove_journals(dir: &Path, pages: usize) {
     let mut removed = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
         removed += 1;
     }
     assert!(
-        removed >= 3,
+        removed >= pages,
         "the run kept a journal per page, found {removed}"
     );
 }
@@ -311,4 +311,57 @@ fn stand_ins_are_built_once_and_loaded_into_every_engine() {
         .collect();
     assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
     assert_every_engine_left_as_found(&engines);
+}
+
+// Regression: `clean` after a killed run removed every named volume the dead page's containers mounted, so a
+// page's `docker run -v data:/x` on an engine that already held `data` (a reader's own volume, on their
+// Docker Desktop) lost the reader's data. It must go only with what the page made: here the volume the
+// engine made for the container. Both ways `clean` learns what was there: the page's journal, and, when the
+// journal is gone too, the volumes' age against the container's.
+#[test]
+fn clean_after_sigkill_keeps_a_volume_the_page_only_mounted() {
+    for journal_kept in [true, false] {
+        let engine = support::locked_engine();
+        let host = engine.endpoint().host.clone();
+        docker_at(&host, &["volume", "create", "dt-fixture-users-data"]);
+        let with_users = engine.inventory().unwrap();
+        // Older than the container by more than the second engines give a volume's time in.
+        std::thread::sleep(Duration::from_millis(2500));
+        let journals = tempfile::tempdir().unwrap();
+        let mut child = test_book(fixture("mounts-a-users-volume"))
+            .env("DOCKTEST_JOURNALS", journals.path())
+            .spawn();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while engine.inventory().unwrap().containers.len() == with_users.containers.len() {
+            assert!(
+                Instant::now() < deadline,
+                "the page never started its container"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        signal(&child, nix::sys::signal::Signal::SIGKILL);
+        child.wait().unwrap();
+        if !journal_kept {
+            remove_journals(journals.path(), 1);
+        }
+
+        let out = docktest(["clean"])
+            .env("DOCKTEST_JOURNALS", journals.path())
+            .run();
+        assert_eq!(out.code, Some(0), "{out}");
+        for gone in ["container dt-fixture-mounts", "volume dt-fixture-made-here"] {
+            assert!(
+                out.stdout.contains(&format!("removed {gone} from {host}")),
+                "journal kept: {journal_kept}: {gone}: {out}"
+            );
+        }
+        assert!(
+            !out.stdout.contains("dt-fixture-users-data"),
+            "journal kept: {journal_kept}: {out}"
+        );
+        support::assert_left_as_found(&engine, &with_users);
+        docker_at(&host, &["volume", "rm", "dt-fixture-users-data"]);
+        engine.assert_left_as_found();
+    }
 }
