@@ -6,6 +6,7 @@
 mod images;
 pub mod policy;
 mod proxy;
+mod ssh;
 mod terminal;
 pub mod topology;
 
@@ -91,6 +92,17 @@ pub enum EngineError {
     },
     #[error("network namespace {} (DOCKTEST_NETNS) does not exist", netns.display())]
     NetnsMissing { netns: PathBuf },
+    #[error(
+        "cannot reach the Docker engine at {endpoint}: docktest reaches engines at unix://, tcp:// (without \
+         TLS) and ssh://[user@]host[:port] addresses"
+    )]
+    Unsupported { endpoint: String },
+    #[error("cannot reach the Docker engine at {endpoint} through ssh")]
+    Ssh {
+        endpoint: String,
+        #[source]
+        source: ssh::SshError,
+    },
     #[error("cannot remove {kind} {name}")]
     Remove {
         kind: &'static str,
@@ -431,7 +443,7 @@ impl Engine {
             endpoint: endpoint.host.clone(),
             source,
         };
-        let docker = connect(&endpoint.host, bollard::API_DEFAULT_VERSION).map_err(connect_err)?;
+        let docker = connect(&endpoint.host, bollard::API_DEFAULT_VERSION)?;
         // The engine's `Server` header names it, where `GET /version` costs Podman 400 ms of CPU (it asks
         // its package manager and its runtimes for their versions) at every run's start.
         let (product, version, api_version) = match rt
@@ -465,7 +477,7 @@ impl Engine {
         } else {
             docker.client_version()
         };
-        let docker = connect(&endpoint.host, &spoken).map_err(connect_err)?;
+        let docker = connect(&endpoint.host, &spoken)?;
         let docker = if docker.client_version() > spoken {
             rt.block_on(docker.negotiate_version())
                 .map_err(connect_err)?
@@ -931,13 +943,29 @@ fn from_ping((server, api_version): (String, String)) -> Option<(Product, String
 
 /// A client of the engine at `host` that speaks API `version` (no request made); bollard's local defaults
 /// for any other host, which speak bollard's own.
-fn connect(host: &str, version: &bollard::ClientVersion) -> Result<Docker, bollard::errors::Error> {
+/// A client of the engine at `host`: `unix://`, `tcp://` or `http://`, or `ssh://` through a local bridge
+/// ([`ssh`]). Any other scheme is refused: connecting elsewhere instead would run the pages on an engine
+/// the user did not name.
+fn connect(host: &str, version: &bollard::ClientVersion) -> Result<Docker, EngineError> {
+    let connect_err = |source| EngineError::Connect {
+        endpoint: host.to_string(),
+        source,
+    };
     if let Some(path) = host.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, API_TIMEOUT_SECS, version)
+        Docker::connect_with_unix(path, API_TIMEOUT_SECS, version).map_err(connect_err)
     } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(host, API_TIMEOUT_SECS, version)
+        Docker::connect_with_http(host, API_TIMEOUT_SECS, version).map_err(connect_err)
+    } else if host.starts_with("ssh://") {
+        let socket = ssh::socket_for(host).map_err(|source| EngineError::Ssh {
+            endpoint: host.to_string(),
+            source,
+        })?;
+        Docker::connect_with_unix(&socket.to_string_lossy(), API_TIMEOUT_SECS, version)
+            .map_err(connect_err)
     } else {
-        Docker::connect_with_local_defaults()
+        Err(EngineError::Unsupported {
+            endpoint: host.to_string(),
+        })
     }
 }
 

@@ -233,12 +233,16 @@ trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'sta
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
 impl Upstream {
-    /// The engine at `host` (`unix:///…`, or `tcp://host:port` without TLS), when the proxy can reach it.
+    /// The engine at `host` (`unix:///…`, `tcp://host:port` without TLS, or `ssh://…` through its bridge),
+    /// when the proxy can reach it.
     fn of(host: &str) -> Option<Upstream> {
         let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty());
         match (host.strip_prefix("unix://"), host.strip_prefix("tcp://")) {
             (Some(path), _) => Some(Upstream::Unix(PathBuf::from(path))),
             (_, Some(addr)) if !tls => Some(Upstream::Tcp(addr.to_string())),
+            _ if host.starts_with("ssh://") => {
+                super::ssh::socket_for(host).ok().map(Upstream::Unix)
+            }
             _ => None,
         }
     }

@@ -22,6 +22,8 @@ mod faults;
 mod orphans;
 /// Property tests of the Markdown parser and book.toml options, sharing the fuzz targets' invariants.
 mod parser_props;
+/// An engine reached through `ssh://`, as the docker CLI reaches one.
+mod remote;
 /// `mdbook build` with the preprocessor, replaying recorded snapshots, and the badge in headless Chromium.
 mod replay;
 /// `review`, `accept`, `reject` and `init` in a folder with no cargo project.

@@ -88,7 +88,7 @@ impl Browser {
         if let Err(e) = version {
             panic!(
                 "chromium does not answer on its DevTools pipe ({e}); install Debian's package with \
-                 `scripts/install-tools --browser` (or `apt-get install chromium`)"
+                 `scripts/install-tools --test-tools` (or `apt-get install chromium`)"
             );
         }
         let target = browser.browser_call("Target.createTarget", json!({"url": "about:blank"}));
