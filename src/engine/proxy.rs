@@ -346,7 +346,8 @@ impl Kind {
 }
 
 /// The image references a request names for the engine to make: every `t` of `POST /build`, and
-/// `repo:tag` of `POST /images/NAME/tag`, each in its full spelling (`docker.io/library/name:latest`).
+/// `repo:tag` of `POST /images/NAME/tag` and of `POST /commit`, each in its full spelling
+/// (`docker.io/library/name:latest`).
 fn made_references(method: &Method, uri: &hyper::Uri) -> Vec<String> {
     if method != Method::POST {
         return Vec::new();
@@ -358,7 +359,7 @@ fn made_references(method: &Method, uri: &hyper::Uri) -> Vec<String> {
             .filter(|(k, _)| k == "t")
             .map(|(_, v)| v.into_owned())
             .collect()
-    } else if path.starts_with("/images/") && path.ends_with("/tag") {
+    } else if path == "/commit" || path.starts_with("/images/") && path.ends_with("/tag") {
         let get = |key: &str| query().find(|(k, _)| k == key).map(|(_, v)| v.into_owned());
         match (get("repo"), get("tag")) {
             (Some(repo), Some(tag)) if !tag.is_empty() => vec![format!("{repo}:{tag}")],
@@ -510,13 +511,13 @@ async fn forward(
     };
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await?;
     tokio::spawn(conn.with_upgrades());
-    let mut resp = sender.send_request(req).await?;
-    // A build answers 200 before it builds; one that fails makes no reference, which removal then skips.
-    if resp.status().is_success() {
-        for reference in references {
-            state.record(Kind::Tag, reference);
-        }
+    // Recorded before the engine makes them: a run killed between the engine's answer and the journal's
+    // line would otherwise leave a reference `clean` cannot find (an image keeps no label of the proxy's).
+    // One the request then fails to make is not there to remove, which removal skips.
+    for reference in references {
+        state.record(Kind::Tag, reference);
     }
+    let mut resp = sender.send_request(req).await?;
     if let Some(answer) = answer.filter(|_| resp.status().is_success()) {
         return unlabel_answer(resp, answer).await;
     }
@@ -804,9 +805,67 @@ mod tests {
             refs(Method::POST, "/images/alpine/tag?repo=users&tag="),
             ["docker.io/library/users:latest"]
         );
+        // `docker commit web users:v1`: the committed image gets the name too.
+        assert_eq!(
+            refs(
+                Method::POST,
+                "/v1.41/commit?container=web&repo=users&tag=v1"
+            ),
+            ["docker.io/library/users:v1"]
+        );
+        assert!(refs(Method::POST, "/v1.41/commit?container=web").is_empty());
         assert!(refs(Method::POST, "/v1.41/build?q=1").is_empty());
         assert!(refs(Method::GET, "/v1.41/build?t=app").is_empty());
         assert!(refs(Method::POST, "/v1.41/images/create?fromImage=alpine").is_empty());
+    }
+
+    // Regression: a run killed between the engine's answer to `docker tag` (or a build, or a commit) and the
+    // journal's line left the new name on the engine, where `clean` could not find it: an image carries no
+    // label of the proxy's. The name is in the journal before the engine has answered.
+    #[test]
+    fn a_reference_is_in_the_journal_before_the_engine_answers() {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().unwrap();
+        // An engine that takes every request and never answers.
+        let engine =
+            std::os::unix::net::UnixListener::bind(dir.path().join("engine.sock")).unwrap();
+        std::thread::spawn(move || {
+            for conn in engine.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut conn = conn;
+                    let mut buf = [0u8; 4096];
+                    while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+                });
+            }
+        });
+        let journal = dir.path().join("page.journal");
+        let proxy = Proxy::start(
+            &dir.path().join("docker.sock"),
+            &format!("unix://{}", dir.path().join("engine.sock").display()),
+            journal.clone(),
+            dir.path(),
+            "label".to_string(),
+            BTreeSet::new(),
+        )
+        .unwrap();
+        let mut client =
+            std::os::unix::net::UnixStream::connect(dir.path().join("docker.sock")).unwrap();
+        client
+            .write_all(
+                b"POST /v1.41/images/alpine/tag?repo=users&tag=v1 HTTP/1.1\r\nHost: docker\r\n\
+                  Content-Length: 0\r\n\r\n",
+            )
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let line = "tag docker.io/library/users:v1";
+        while !std::fs::read_to_string(&journal).is_ok_and(|j| j.lines().any(|l| l == line)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{line}` in the journal"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(proxy.created().tags, ["docker.io/library/users:v1"]);
     }
 
     #[test]
