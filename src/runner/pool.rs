@@ -168,8 +168,7 @@ pub(super) fn run_jobs(
             told_group: None,
             out: groups.iter().map(|_| Vec::new()).collect(),
         };
-        let mut waiting: BTreeMap<usize, (PageRun, Told)> = BTreeMap::new();
-        let mut next = 0;
+        let mut in_order = InOrder::default();
         for message in results {
             let (job, result, told) = match message {
                 Message::Block(job) => {
@@ -180,25 +179,62 @@ pub(super) fn run_jobs(
                 }
                 Message::Page(job, page) => (job, page.0, page.1),
             };
-            waiting.insert(place(job), (result, told));
-            while let Some((result, told)) = waiting.remove(&next) {
-                teller.tell(job_at(next), result, told);
-                next += 1;
+            for (at, (result, told)) in in_order.arrived(place(job), (result, told)) {
+                teller.tell(job_at(at), result, told);
             }
         }
         // A kind whose engines all died: its pages left in the queue fail, saying why, where they would have
         // been told.
         if !engine::cancelled() {
             for job in queue.lock().expect("queue lock").jobs.drain(..) {
-                waiting.insert(place(job), (not_run(pages[job.page]), Told::default()));
+                in_order.hold(place(job), (not_run(pages[job.page]), Told::default()));
             }
         }
         // Cancelled: pages after a gap never ran; those that did are still told, in order.
-        for (at, (result, told)) in waiting {
+        for (at, (result, told)) in in_order.rest() {
             teller.tell(job_at(at), result, told);
         }
         teller.out
     })
+}
+
+/// Pages' reports as they finish, in any order, handed on in their places' order (kind by kind, page by
+/// page), so the report reads as a run of one page after another.
+struct InOrder<T> {
+    next: usize,
+    waiting: BTreeMap<usize, T>,
+}
+
+impl<T> Default for InOrder<T> {
+    fn default() -> Self {
+        InOrder {
+            next: 0,
+            waiting: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> InOrder<T> {
+    /// The report of place `at` arrived: it and every one after it with no gap before, in order.
+    fn arrived(&mut self, at: usize, report: T) -> Vec<(usize, T)> {
+        self.hold(at, report);
+        let mut ready = Vec::new();
+        while let Some(report) = self.waiting.remove(&self.next) {
+            ready.push((self.next, report));
+            self.next += 1;
+        }
+        ready
+    }
+
+    /// Keeps the report of place `at` for [`InOrder::rest`].
+    fn hold(&mut self, at: usize, report: T) {
+        self.waiting.insert(at, report);
+    }
+
+    /// What is still held, in order, gaps skipped.
+    fn rest(self) -> impl Iterator<Item = (usize, T)> {
+        self.waiting.into_iter()
+    }
 }
 
 /// Hands the pages' reports to the observer in order, saying when a kind's pages begin.
@@ -396,5 +432,18 @@ mod tests {
         q.running = 1;
         assert_eq!(q.take(0, 2), Some(job(0, 1)));
         assert!(!q.has_work_for(0) && !q.has_work_for(1));
+    }
+
+    #[test]
+    fn reports_are_told_in_page_order_whatever_order_pages_finish_in() {
+        let mut in_order = InOrder::default();
+        let mut told = Vec::new();
+        for at in [2, 0, 3, 1, 5] {
+            told.extend(in_order.arrived(at, at * 10));
+        }
+        assert_eq!(told, [(0, 0), (1, 10), (2, 20), (3, 30)]);
+        // Place 4 never ran (cancelled): 5 is still told, after the others.
+        in_order.hold(7, 70);
+        assert_eq!(in_order.rest().collect::<Vec<_>>(), [(5, 50), (7, 70)]);
     }
 }
