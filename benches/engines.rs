@@ -12,8 +12,8 @@
 //!   the same commands;
 //! - `commands`: docktest's own time per command beyond the command's, from pages of few and of many trivial
 //!   commands against the same commands in bash (the slope: fixed costs cancel out; goal ≤ 5 ms);
-//! - `memory`: the resident memory of each engine's dockerd, containerd and shims, from /proc, idle and
-//!   (with `jobs`) at the peak of the runs;
+//! - `memory`: the resident memory of each engine's dockerd, containerd and shims (Podman's service and
+//!   conmons), from /proc, idle and (with `jobs`) at the peak of the runs;
 //! - `stress`: the guide five times in a row with `--jobs 3` (goal: no flakes), not timed: a block whose
 //!   verdict on a kind is not the same in every run is a flake, and each is named.
 //!
@@ -667,26 +667,31 @@ fn commands(bin: &Path, work: &Path, runs: usize) {
     );
 }
 
-/// The resident memory (KiB) of one engine's processes: dockerd, containerd, and the shims of its running
-/// containers (the containers' own processes are the pages', not the engine's).
+/// The resident memory (KiB) of one engine's processes: its service (dockerd, or Podman's API service),
+/// Docker's containerd, and the monitor of each of its containers (containerd's shims, Podman's conmon;
+/// the containers' own processes are the pages', not the engine's).
 #[derive(Debug, Clone, Copy, Default)]
 struct EngineMemory {
-    dockerd: u64,
+    podman: bool,
+    service: u64,
     containerd: u64,
     shims: u64,
+    /// Shims or conmons.
+    monitors: usize,
+    /// Of those, the ones of a container (not of a `docker exec`).
     shim_count: usize,
 }
 
 impl EngineMemory {
     fn total(&self) -> u64 {
-        self.dockerd + self.containerd + self.shims
+        self.service + self.containerd + self.shims
     }
 }
 
 type Memory = Vec<EngineMemory>;
 
-/// One engine's memory now, from /proc: dockerd by its pidfile, containerd and shims by the engine's exec
-/// root in their command lines (shims leave containerd's process tree when they start).
+/// One engine's memory now, from /proc: the service by its pidfile, containerd, shims and conmons by the
+/// engine's run folder in their command lines (they leave the service's process tree when they start).
 /// The memory of each engine of `runs` (their run folders), from one pass over /proc: the watcher samples
 /// all of them several times a second while the runs it measures go on, and a pass per engine (nine of
 /// them, each reading every process's command line every 100 ms) took a tenth of a core from those runs.
@@ -694,20 +699,28 @@ fn engines_memory(runs: &[PathBuf]) -> Memory {
     let mut out: Memory = runs
         .iter()
         .map(|run| {
-            // Podman's service has no dockerd or containerd: its memory is not measured here.
-            let dockerd = std::fs::read_to_string(run.join("dockerd.pid"))
+            let podman = run.join("podman.pid").exists();
+            let pidfile = run.join(if podman { "podman.pid" } else { "dockerd.pid" });
+            let service = std::fs::read_to_string(pidfile)
                 .ok()
                 .and_then(|pid| rss(pid.trim()))
                 .unwrap_or(0);
             EngineMemory {
-                dockerd,
+                podman,
+                service,
                 ..EngineMemory::default()
             }
         })
         .collect();
-    let execs: Vec<String> = runs
+    // Docker's exec root, Podman's run root and temporary folder.
+    let execs: Vec<[String; 2]> = runs
         .iter()
-        .map(|run| format!("{}/exec/", run.display()))
+        .map(|run| {
+            [
+                format!("{}/exec/", run.display()),
+                format!("{}/podman/", run.display()),
+            ]
+        })
         .collect();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let name = entry.file_name();
@@ -722,18 +735,23 @@ fn engines_memory(runs: &[PathBuf]) -> Memory {
             .split(|&b| b == 0)
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
-        let Some(i) = execs
-            .iter()
-            .position(|exec| args.iter().any(|a| a.starts_with(exec.as_str())))
-        else {
+        let Some(i) = execs.iter().position(|roots| {
+            args.iter()
+                .any(|a| roots.iter().any(|root| a.starts_with(root.as_str())))
+        }) else {
             continue;
         };
         let program = args[0].rsplit('/').next().unwrap_or_default();
         let Some(kb) = rss(&name) else { continue };
         let m = &mut out[i];
-        if program.starts_with("containerd-shim") {
+        if program.starts_with("containerd-shim") || program == "conmon" {
             m.shims += kb;
-            m.shim_count += 1;
+            m.monitors += 1;
+            // A conmon of a `docker exec` (`-e`) outlives its session by minutes on Podman 4.3; only a
+            // container's own says the engine runs one.
+            if !args.iter().any(|a| a == "-e" || a == "--exec") {
+                m.shim_count += 1;
+            }
         } else if program == "containerd" {
             m.containerd += kb;
         }
@@ -807,31 +825,40 @@ fn memory(engines: &Engines, peak: Option<Memory>) {
     println!("  memory of the engines (resident, from /proc):");
     for (i, run) in engines.0.iter().enumerate() {
         let m = idle[i];
-        if !run.join("dockerd.pid").exists() {
-            println!("    {:<22} not measured (not a dockerd)", run.display());
-            continue;
-        }
-        // A process set missing dockerd or containerd would show no cost at all.
+        let monitors = if m.podman { "conmons" } else { "shims" };
+        // A process set missing its service (or Docker's containerd) would show no cost at all.
         assert!(
-            m.dockerd > 0 && m.containerd > 0,
-            "{}: dockerd or containerd not found in /proc",
+            m.service > 0 && (m.podman || m.containerd > 0),
+            "{}: the engine's service or containerd not found in /proc",
             run.display()
         );
         let at_peak = peak.as_ref().map_or(String::new(), |p| {
             format!(
-                "; peak during the runs {:>5.1} MB ({} shims)",
+                "; peak during the runs {:>5.1} MB ({} {monitors})",
                 mb(p[i].total()),
-                p[i].shim_count
+                p[i].monitors
             )
         });
+        let parts = if m.podman {
+            format!(
+                "Podman's service {:.1}, {} conmons {:.1}",
+                mb(m.service),
+                m.monitors,
+                mb(m.shims)
+            )
+        } else {
+            format!(
+                "dockerd {:.1}, containerd {:.1}, {} shims {:.1}",
+                mb(m.service),
+                mb(m.containerd),
+                m.monitors,
+                mb(m.shims)
+            )
+        };
         println!(
-            "    {:<22} idle {:>5.1} MB (dockerd {:.1}, containerd {:.1}, {} shims {:.1}){at_peak}",
+            "    {:<22} idle {:>5.1} MB ({parts}){at_peak}",
             run.display(),
             mb(m.total()),
-            mb(m.dockerd),
-            mb(m.containerd),
-            m.shim_count,
-            mb(m.shims)
         );
     }
     let total: u64 = idle.iter().map(EngineMemory::total).sum();
