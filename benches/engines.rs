@@ -678,8 +678,8 @@ struct EngineMemory {
     shims: u64,
     /// Shims or conmons.
     monitors: usize,
-    /// Of those, the ones of a container (not of a `docker exec`).
-    shim_count: usize,
+    /// Of those, the ones of a container (not of a `docker exec`): the engine runs that many.
+    containers: usize,
 }
 
 impl EngineMemory {
@@ -750,7 +750,7 @@ fn engines_memory(runs: &[PathBuf]) -> Memory {
             // A conmon of a `docker exec` (`-e`) outlives its session by minutes on Podman 4.3; only a
             // container's own says the engine runs one.
             if !args.iter().any(|a| a == "-e" || a == "--exec") {
-                m.shim_count += 1;
+                m.containers += 1;
             }
         } else if program == "containerd" {
             m.containerd += kb;
@@ -791,7 +791,7 @@ impl Watch {
                         if m.total() > seen.0[i].total() {
                             seen.0[i] = *m;
                         }
-                        seen.1[i] |= m.shim_count > 0;
+                        seen.1[i] |= m.containers > 0;
                     }
                     drop(seen);
                     std::thread::sleep(Duration::from_millis(250));

@@ -941,11 +941,9 @@ fn from_ping((server, api_version): (String, String)) -> Option<(Product, String
     Some((product, version, api_version))
 }
 
-/// A client of the engine at `host` that speaks API `version` (no request made); bollard's local defaults
-/// for any other host, which speak bollard's own.
-/// A client of the engine at `host`: `unix://`, `tcp://` or `http://`, or `ssh://` through a local bridge
-/// ([`ssh`]). Any other scheme is refused: connecting elsewhere instead would run the pages on an engine
-/// the user did not name.
+/// A client of the engine at `host` that speaks API `version` (no request made): `unix://`, `tcp://` or
+/// `http://`, or `ssh://` through a local bridge ([`ssh`]). Any other scheme is refused: connecting
+/// elsewhere instead would run the pages on an engine the user did not name.
 fn connect(host: &str, version: &bollard::ClientVersion) -> Result<Docker, EngineError> {
     let connect_err = |source| EngineError::Connect {
         endpoint: host.to_string(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::support::{self, docktest, fixture, test_book, Endpoint, Engine, Inventory, Run};
 
 /// Waits until the page has created its objects: the inventory grows past `before`.
-fn wait_for_objects(engine: &Engine, before: &Inventory) {
+pub(crate) fn wait_for_objects(engine: &Engine, before: &Inventory) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let now = engine.inventory().unwrap();

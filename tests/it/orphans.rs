@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::faults::{signal, PrivateEngine};
+use crate::faults::{signal, wait_for_objects, PrivateEngine};
 use crate::support::{self, docktest, fixture, test_book, Engine, Inventory, Run};
 
 /// The label docktest's proxy puts on what a page creates.
@@ -331,14 +331,7 @@ fn clean_after_sigkill_keeps_a_volume_the_page_only_mounted() {
         let mut child = test_book(fixture("mounts-a-users-volume"))
             .env("DOCKTEST_JOURNALS", journals.path())
             .spawn();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while engine.inventory().unwrap().containers.len() == with_users.containers.len() {
-            assert!(
-                Instant::now() < deadline,
-                "the page never started its container"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_objects(&engine, &with_users);
         std::thread::sleep(Duration::from_millis(500));
         signal(&child, nix::sys::signal::Signal::SIGKILL);
         child.wait().unwrap();
