@@ -181,23 +181,31 @@ pub(crate) struct PrivateEngine {
 }
 
 struct Names {
+    kind: &'static str,
     netns: String,
     state: String,
     run: String,
 }
 
 impl Names {
-    fn new() -> Names {
+    /// Docker 20.10's are `…-fault`, another kind's carry the kind (`…-fault-podman`).
+    fn new(kind: &'static str) -> Names {
         let base = std::env::var("DOCKTEST_ENGINE_PREFIX").unwrap_or_else(|_| "docktest".into());
+        let name = match kind {
+            "docker-20.10" => format!("{base}-fault"),
+            other => format!("{base}-fault-{other}"),
+        };
         Names {
-            netns: format!("{base}-fault"),
-            state: format!("/var/lib/{base}-fault"),
-            run: format!("/run/{base}-fault"),
+            kind,
+            state: format!("/var/lib/{name}"),
+            run: format!("/run/{name}"),
+            netns: name,
         }
     }
 
-    fn env(&self) -> [(&'static str, &str); 3] {
+    fn env(&self) -> [(&'static str, &str); 4] {
         [
+            ("DOCKTEST_ENGINE_KIND", self.kind),
             ("DOCKTEST_NETNS_NAME", &self.netns),
             ("DOCKTEST_STATE", &self.state),
             ("DOCKTEST_RUN", &self.run),
@@ -211,7 +219,12 @@ impl Names {
 
 impl PrivateEngine {
     pub(crate) fn start() -> PrivateEngine {
-        let names = Names::new();
+        PrivateEngine::start_of("docker-20.10")
+    }
+
+    /// An engine of `kind` (`podman`, `docker-26.1`) of this test's own.
+    pub(crate) fn start_of(kind: &'static str) -> PrivateEngine {
+        let names = Names::new(kind);
         Self::launch(&names);
         let host = names.host();
         let netns = format!("/var/run/netns/{}", names.netns);
@@ -278,6 +291,22 @@ impl PrivateEngine {
         while nix::sys::signal::kill(pid, None).is_ok() {
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+impl PrivateEngine {
+    /// Runs `scripts/engine-stop` for this engine, which must succeed.
+    fn stop(&self) {
+        let script = support::manifest_dir().join("scripts/engine-stop");
+        let out = Command::new(script)
+            .envs(self.names.env())
+            .output()
+            .expect("scripts/engine-stop runs");
+        assert!(
+            out.status.success(),
+            "scripts/engine-stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -363,4 +392,42 @@ fn another_kind_on_a_running_engines_names_is_refused() {
     );
     assert!(Engine::connect(engine.endpoint().clone()).is_ok());
     engine.assert_left_as_found();
+}
+
+/// The conmons of the Podman engine whose run root is `run`, by their arguments (each names the engine's
+/// storage run root for its exit command).
+fn conmons_of(run: &str) -> Vec<i32> {
+    let root = format!("{run}/podman/storage");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| {
+            let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let mut args = cmdline.split(|&b| b == 0);
+            let conmon = args.next().is_some_and(|a| a.ends_with(b"conmon"));
+            (conmon && args.any(|a| a == root.as_bytes())).then_some(pid)
+        })
+        .collect()
+}
+
+// A `docker exec` on Podman leaves its conmon running for five minutes after the session (`--exit-delay
+// 300`), to tell its exit code: `scripts/engine-stop` stopped the service and left them, each to run its exit
+// command later against an engine that was gone.
+#[test]
+fn engine_stop_leaves_no_podman_conmon_behind() {
+    let _engine_lock = support::lock_engine();
+    let engine = PrivateEngine::start_of("podman");
+    let run = test_book(fixture("podman-exec"))
+        .envs(engine.env.iter().map(|(k, v)| (k, v)))
+        .run();
+    assert_eq!(run.code, Some(0), "{run}");
+    assert!(run.stdout.contains("1 verified, 0 failed"), "{run}");
+    // What the fix is for: the page's container is gone, its exec's conmon is not.
+    assert!(
+        !conmons_of(&engine.names.run).is_empty(),
+        "the page's docker exec left no conmon to stop"
+    );
+    engine.stop();
+    let left = conmons_of(&engine.names.run);
+    assert!(left.is_empty(), "conmons left after engine-stop: {left:?}");
 }
