@@ -224,12 +224,28 @@ fn matrix_of(book: &Path) -> Vec<String> {
 }
 
 /// What the machine did during a run: its load when the run began, the CPU time all its cores spent busy
-/// (everyone's: the machine is shared), and the CPU time of docktest with its terminals and docker CLIs.
+/// (everyone's: the machine is shared), the CPU time of docktest with its terminals and docker CLIs, and the
+/// pages' own times added up (each (page, kind) from start to end, as the run wrote them to its timings).
 #[derive(Debug, Clone, Copy)]
 struct Machine {
     load: f64,
     busy: f64,
     own: f64,
+    pages: f64,
+}
+
+/// The seconds of every (page, kind) in a timings file (`{kind: {page: seconds}}`), added up.
+fn page_seconds(timings: &Path) -> f64 {
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(timings).expect("the run wrote its timings"))
+            .expect("the timings file is JSON");
+    let kinds = json.as_object().expect("timings by kind");
+    assert!(!kinds.is_empty(), "the run wrote no timings");
+    kinds
+        .values()
+        .flat_map(|pages| pages.as_object().expect("timings by page").values())
+        .map(|s| s.as_f64().expect("seconds"))
+        .sum()
 }
 
 /// Seconds of CPU, since boot: every core busy (from /proc/stat), and this process's waited-for children
@@ -303,6 +319,7 @@ fn jobs(root: &Path, bin: &Path, engines: &Engines, runs: usize) -> Memory {
                 load,
                 busy: busy1 - busy0,
                 own: own1 - own0,
+                pages: page_seconds(timings.path()),
             });
             println!(
                 "    run: --jobs {jobs} {:>6.1} s, load {load:>5.2} at its start, CPU busy {:>6.1} s \
@@ -361,6 +378,15 @@ fn jobs(root: &Path, bin: &Path, engines: &Engines, runs: usize) -> Memory {
         "    its CPU floor: {:.2}x  (the --jobs 3 runs' {:.1} s of CPU on {cores} cores, against {one:.1} s)",
         med(&machine.1, |m| m.busy) / cores / one,
         med(&machine.1, |m| m.busy),
+    );
+    // The ratio is the schedule times the slowdown: how full the 3 engines were kept (pages' time against 3
+    // × the run's), and how much longer each page took sharing the cores than alone.
+    let (pages1, pages3) = (med(&machine.0, |m| m.pages), med(&machine.1, |m| m.pages));
+    println!(
+        "    the schedule: the 3 engines ran pages {:.0}% of the --jobs 3 run ({pages3:.1} s of pages in \
+         {three:.1} s); the pages took {:.2}x their --jobs 1 time ({pages1:.1} s) sharing {cores} cores",
+        100.0 * pages3 / (3.0 * three),
+        pages3 / pages1,
     );
     peak
 }
