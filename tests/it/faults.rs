@@ -212,6 +212,19 @@ impl Names {
         ]
     }
 
+    /// Runs `scripts/NAME` for this engine, which must succeed.
+    fn script(&self, name: &str) {
+        let out = Command::new(support::manifest_dir().join("scripts").join(name))
+            .envs(self.env())
+            .output()
+            .unwrap_or_else(|e| panic!("scripts/{name} does not run: {e}"));
+        assert!(
+            out.status.success(),
+            "scripts/{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn host(&self) -> String {
         format!("unix://{}/docker.sock", self.run)
     }
@@ -255,16 +268,12 @@ impl PrivateEngine {
 
     /// Runs `scripts/engine-start` for this engine (idempotent).
     fn launch(names: &Names) {
-        let script = support::manifest_dir().join("scripts/engine-start");
-        let out = Command::new(&script)
-            .envs(names.env())
-            .output()
-            .expect("scripts/engine-start runs");
-        assert!(
-            out.status.success(),
-            "scripts/engine-start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        names.script("engine-start");
+    }
+
+    /// Runs `scripts/engine-stop` for this engine.
+    fn stop(&self) {
+        self.names.script("engine-stop");
     }
 
     /// Stops dockerd as `systemctl restart docker` does (its containers stop with it), and starts it again
@@ -291,22 +300,6 @@ impl PrivateEngine {
         while nix::sys::signal::kill(pid, None).is_ok() {
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl PrivateEngine {
-    /// Runs `scripts/engine-stop` for this engine, which must succeed.
-    fn stop(&self) {
-        let script = support::manifest_dir().join("scripts/engine-stop");
-        let out = Command::new(script)
-            .envs(self.names.env())
-            .output()
-            .expect("scripts/engine-stop runs");
-        assert!(
-            out.status.success(),
-            "scripts/engine-stop: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
 }
 
