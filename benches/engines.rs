@@ -415,6 +415,16 @@ fn stress(root: &Path, bin: &Path, runs: usize) {
             start.elapsed().as_secs_f64(),
             last.unwrap_or("no summary")
         );
+        // A flake is only worth its name with what the run said about it: a run that failed keeps its report.
+        if !out.status.success() {
+            let kept = root.join(format!("target/bench/stress-run-{run}.txt"));
+            std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+            std::fs::write(&kept, [&out.stdout[..], &out.stderr[..]].concat()).unwrap();
+            println!(
+                "      its report, with the failures' details: {}",
+                kept.display()
+            );
+        }
         let table = verdicts(&text);
         assert!(
             !table.is_empty(),
