@@ -417,8 +417,7 @@ fn stress(root: &Path, bin: &Path, runs: usize) {
         );
         // A flake is only worth its name with what the run said about it: a run that failed keeps its report.
         if !out.status.success() {
-            let kept = root.join(format!("target/bench/stress-run-{run}.txt"));
-            std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+            let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("stress-run-{run}.txt"));
             std::fs::write(&kept, [&out.stdout[..], &out.stderr[..]].concat()).unwrap();
             println!(
                 "      its report, with the failures' details: {}",
@@ -711,7 +710,8 @@ struct EngineMemory {
     podman: bool,
     service: u64,
     containerd: u64,
-    shims: u64,
+    /// The monitors' memory, shims or conmons.
+    monitor_kb: u64,
     /// Shims or conmons.
     monitors: usize,
     /// Of those, the ones of a container (not of a `docker exec`): the engine runs that many.
@@ -720,17 +720,17 @@ struct EngineMemory {
 
 impl EngineMemory {
     fn total(&self) -> u64 {
-        self.service + self.containerd + self.shims
+        self.service + self.containerd + self.monitor_kb
     }
 }
 
 type Memory = Vec<EngineMemory>;
 
-/// One engine's memory now, from /proc: the service by its pidfile, containerd, shims and conmons by the
-/// engine's run folder in their command lines (they leave the service's process tree when they start).
-/// The memory of each engine of `runs` (their run folders), from one pass over /proc: the watcher samples
-/// all of them several times a second while the runs it measures go on, and a pass per engine (nine of
-/// them, each reading every process's command line every 100 ms) took a tenth of a core from those runs.
+/// The memory of each engine of `runs` (their run folders) now, from one pass over /proc: the service by its
+/// pidfile, containerd, shims and conmons by the engine's run folder in their command lines (they leave the
+/// service's process tree when they start). One pass for all: the watcher samples them several times a
+/// second while the runs it measures go on, and a pass per engine (nine of them, each reading every
+/// process's command line every 100 ms) took a tenth of a core from those runs.
 fn engines_memory(runs: &[PathBuf]) -> Memory {
     let mut out: Memory = runs
         .iter()
@@ -781,7 +781,7 @@ fn engines_memory(runs: &[PathBuf]) -> Memory {
         let Some(kb) = rss(&name) else { continue };
         let m = &mut out[i];
         if program.starts_with("containerd-shim") || program == "conmon" {
-            m.shims += kb;
+            m.monitor_kb += kb;
             m.monitors += 1;
             // A conmon of a `docker exec` (`-e`) outlives its session by minutes on Podman 4.3; only a
             // container's own says the engine runs one.
@@ -880,7 +880,7 @@ fn memory(engines: &Engines, peak: Option<Memory>) {
                 "Podman's service {:.1}, {} conmons {:.1}",
                 mb(m.service),
                 m.monitors,
-                mb(m.shims)
+                mb(m.monitor_kb)
             )
         } else {
             format!(
@@ -888,7 +888,7 @@ fn memory(engines: &Engines, peak: Option<Memory>) {
                 mb(m.service),
                 mb(m.containerd),
                 m.monitors,
-                mb(m.shims)
+                mb(m.monitor_kb)
             )
         };
         println!(
